@@ -1,0 +1,45 @@
+# The two commands a new machine needs: `make run` and `make test`. Each one creates .venv.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PORT ?= 8000
+
+.PHONY: install run test test-fast lint format migrate seed clean browsers
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		(echo "Python 3.11 or newer is needed (set PYTHON=...)"; exit 1)
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+migrate: install
+	$(BIN)/intake db upgrade
+
+seed: migrate
+	$(BIN)/intake seed-demo
+
+## The portal on the embedded default: SQLite, embedded broker, fake Partner Center.
+run: seed
+	@echo "Portal: http://127.0.0.1:$(PORT)  (fake Partner Center: http://127.0.0.1:5050)"
+	PORT=$(PORT) $(BIN)/honcho -f Procfile.dev start
+
+## The whole suite (PostgreSQL and Redis from TEST_POSTGRES_URL / TEST_REDIS_URL).
+test: install
+	$(BIN)/pytest -W error
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache

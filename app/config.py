@@ -1,0 +1,184 @@
+"""Settings read from the environment, with safe defaults for the embedded development mode.
+
+One `Settings` object feeds Flask, SQLAlchemy, Celery and the Partner Center client, so every
+process (web, worker, beat, CLI) agrees on the same values.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_INSTANCE_DIR = PROJECT_ROOT / "instance"
+
+ENVIRONMENTS = ("development", "testing", "production")
+FLOWS = ("legacy", "enhanced")
+
+
+class ConfigError(RuntimeError):
+    """Raised when the configuration is unsafe or inconsistent; the process must not start."""
+
+
+def normalize_database_url(url: str) -> str:
+    """Map the usual `DATABASE_URL` spellings onto the drivers this project installs."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    return url
+
+
+def _bool(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting the portal reads; `from_env` builds it, `create_app(config)` may override."""
+
+    env: str = "development"
+    instance_dir: Path = DEFAULT_INSTANCE_DIR
+    secret_key: str = ""
+    database_url: str = ""
+    celery_broker_url: str = ""
+    partner_center_url: str = "http://127.0.0.1:5050"
+    partner_center_flow: str = "legacy"
+    partner_center_token: str = "dev-static-token"  # noqa: S105 (the fake accepts any bearer)
+    partner_center_tenant_id: str = ""
+    partner_center_client_id: str = ""
+    partner_center_client_secret: str = ""
+    partner_center_refresh_token: str = ""
+    partner_center_timeout_seconds: float = 20.0
+    default_phone_region: str = "KR"
+    forward_lease_seconds: int = 120
+    forward_retry_base_seconds: float = 5.0
+    forward_retry_cap_seconds: float = 900.0
+    forward_max_attempts: int = 12
+    forward_sweep_seconds: float = 30.0
+    forward_short_countdown_max_seconds: float = 60.0
+    template_sync_seconds: float = 3600.0
+    broker_publish_timeout_seconds: float = 2.0
+    session_cookie_secure: bool = False
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    # Environment variable name -> field name (and how to parse it).
+    _ENV_MAP = {
+        "INTAKE_ENV": "env",
+        "INSTANCE_DIR": "instance_dir",
+        "SECRET_KEY": "secret_key",
+        "DATABASE_URL": "database_url",
+        "CELERY_BROKER_URL": "celery_broker_url",
+        "PARTNER_CENTER_URL": "partner_center_url",
+        "PARTNER_CENTER_FLOW": "partner_center_flow",
+        "PARTNER_CENTER_TOKEN": "partner_center_token",
+        "PARTNER_CENTER_TENANT_ID": "partner_center_tenant_id",
+        "PARTNER_CENTER_CLIENT_ID": "partner_center_client_id",
+        "PARTNER_CENTER_CLIENT_SECRET": "partner_center_client_secret",
+        "PARTNER_CENTER_REFRESH_TOKEN": "partner_center_refresh_token",
+        "PARTNER_CENTER_TIMEOUT_SECONDS": "partner_center_timeout_seconds",
+        "DEFAULT_PHONE_REGION": "default_phone_region",
+        "FORWARD_LEASE_SECONDS": "forward_lease_seconds",
+        "FORWARD_RETRY_BASE_SECONDS": "forward_retry_base_seconds",
+        "FORWARD_RETRY_CAP_SECONDS": "forward_retry_cap_seconds",
+        "FORWARD_MAX_ATTEMPTS": "forward_max_attempts",
+        "FORWARD_SWEEP_SECONDS": "forward_sweep_seconds",
+        "TEMPLATE_SYNC_SECONDS": "template_sync_seconds",
+        "BROKER_PUBLISH_TIMEOUT_SECONDS": "broker_publish_timeout_seconds",
+        "SESSION_COOKIE_SECURE": "session_cookie_secure",
+    }
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None
+    ) -> Settings:
+        """Read settings from `environ` (default: the process environment), then `overrides`."""
+        environ = os.environ if environ is None else environ
+        types = {f.name: f.type for f in fields(cls)}
+        values: dict[str, Any] = {}
+        for var, name in cls._ENV_MAP.items():
+            raw = environ.get(var)
+            if raw is None or raw == "":
+                continue
+            values[name] = _parse(types[name], raw, var)
+        extra: dict[str, Any] = {}
+        for key, value in (overrides or {}).items():
+            name = key.lower()
+            if name in types and name != "extra":
+                values[name] = value
+            else:
+                extra[key] = value  # passed through to Flask's config (e.g. TESTING, WTF_*)
+        settings = cls(**values, extra=extra)
+        return settings.with_defaults()
+
+    def with_defaults(self) -> Settings:
+        """Fill the embedded defaults that depend on other settings, then check the result."""
+        instance_dir = Path(self.instance_dir)
+        database_url = self.database_url or f"sqlite:///{instance_dir / 'intake.sqlite'}"
+        broker_url = self.celery_broker_url or f"sqla+sqlite:///{instance_dir / 'broker.sqlite'}"
+        settings = replace(
+            self,
+            instance_dir=instance_dir,
+            database_url=normalize_database_url(database_url),
+            celery_broker_url=broker_url,
+        )
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        """Fail fast on settings that are unsafe or contradictory."""
+        if self.env not in ENVIRONMENTS:
+            raise ConfigError(
+                f"INTAKE_ENV must be one of {', '.join(ENVIRONMENTS)}, not {self.env!r}"
+            )
+        if self.partner_center_flow not in FLOWS:
+            raise ConfigError(
+                f"PARTNER_CENTER_FLOW must be one of {', '.join(FLOWS)}, "
+                f"not {self.partner_center_flow!r}"
+            )
+        if self.partner_center_flow == "enhanced":
+            raise ConfigError(
+                "PARTNER_CENTER_FLOW=enhanced is not available in this release; use 'legacy'"
+            )
+        if self.env == "production" and len(self.secret_key) < 32:
+            raise ConfigError("SECRET_KEY must be set to at least 32 random characters")
+
+    @property
+    def is_sqlite(self) -> bool:
+        """True when the portal's database is a SQLite file."""
+        return self.database_url.startswith("sqlite")
+
+    def resolved_secret_key(self) -> str:
+        """The configured SECRET_KEY, or in development a random one kept under `instance/`."""
+        if self.secret_key:
+            return self.secret_key
+        if self.env == "production":
+            raise ConfigError("SECRET_KEY is required in production")
+        path = self.instance_dir / "secret_key"
+        if path.exists():
+            return path.read_text().strip()
+        self.instance_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        path.write_text(key)
+        path.chmod(0o600)
+        return key
+
+
+def _parse(kind: Any, raw: str, var: str) -> Any:
+    kind = str(kind)
+    try:
+        if kind == "bool":
+            return _bool(raw)
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+        if kind == "Path":
+            return Path(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{var}={raw!r} is not a valid {kind}") from exc
+    return raw

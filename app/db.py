@@ -1,0 +1,98 @@
+"""Database engine and sessions: one engine per process, one session per request or task.
+
+SQLite runs in WAL mode and opens every transaction with `BEGIN IMMEDIATE`: a transaction that
+reads and then writes can otherwise fail at once with "database is locked" when another process
+wrote in between, whatever the busy timeout. PostgreSQL uses row locks where the services ask.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from flask import Flask, current_app, g
+from sqlalchemy import Engine, create_engine, event
+from sqlmodel import Session
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """Create an engine for `url` with the settings this project relies on."""
+    if url.startswith("sqlite"):
+        engine = create_engine(
+            url,
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+            **kwargs,
+        )
+        _configure_sqlite(engine)
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    kwargs.setdefault("pool_size", 5)
+    kwargs.setdefault("max_overflow", 10)
+    return create_engine(url, **kwargs)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event below decide how transactions start.
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def new_session(engine: Engine) -> Session:
+    """A session whose objects stay readable after commit (views render after committing)."""
+    return Session(engine, expire_on_commit=False)
+
+
+@contextmanager
+def session_scope(engine: Engine) -> Iterator[Session]:
+    """A transaction for CLI commands and tasks: commit on success, roll back on error."""
+    session = new_session(engine)
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def init_app(app: Flask, url: str) -> None:
+    """Create this process's engine and close the request's session at teardown."""
+    app.extensions["db_engine"] = make_engine(url)
+    app.teardown_appcontext(_close_session)
+
+
+def get_engine() -> Engine:
+    """The current app's engine."""
+    engine: Engine = current_app.extensions["db_engine"]
+    return engine
+
+
+def get_session() -> Session:
+    """The session of the current request (or app context), created on first use."""
+    session: Session | None = g.get("_db_session")
+    if session is None:
+        session = new_session(get_engine())
+        g._db_session = session
+    return session
+
+
+def _close_session(_exc: BaseException | None) -> None:
+    session: Session | None = g.pop("_db_session", None)
+    if session is not None:
+        # Anything not committed by the view is rolled back here.
+        session.close()

@@ -1,0 +1,43 @@
+"""Every table module, imported here so SQLModel.metadata (and Alembic) knows all tables."""
+
+from app.models.acceptance import (
+    AcceptanceRecord,
+    AgreementType,
+    Flag,
+    RecordStatus,
+    Source,
+)
+from app.models.agreement import AgreementTemplate
+from app.models.audit import AuditEvent
+from app.models.base import metadata, utcnow
+from app.models.customer import Cloud, Customer, CustomerReseller
+from app.models.imports import ImportJob
+from app.models.ledger import Confirmation, ConfirmationSource, ConfirmationState
+from app.models.operations import IdempotencyKey, UpstreamPause
+from app.models.org import ApiToken, Organization, OrgKind, Role, User
+
+__all__ = [
+    "AcceptanceRecord",
+    "AgreementTemplate",
+    "AgreementType",
+    "ApiToken",
+    "AuditEvent",
+    "Cloud",
+    "Confirmation",
+    "ConfirmationSource",
+    "ConfirmationState",
+    "Customer",
+    "CustomerReseller",
+    "Flag",
+    "IdempotencyKey",
+    "ImportJob",
+    "OrgKind",
+    "Organization",
+    "RecordStatus",
+    "Role",
+    "Source",
+    "UpstreamPause",
+    "User",
+    "metadata",
+    "utcnow",
+]

@@ -1,0 +1,50 @@
+"""Password hashing with argon2id (argon2-cffi's RFC 9106 low-memory profile)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+MIN_PASSWORD_LENGTH = 10
+MAX_PASSWORD_LENGTH = 256
+
+
+@lru_cache(maxsize=1)
+def hasher() -> PasswordHasher:
+    """The process's hasher (its parameters are argon2-cffi's current recommendation)."""
+    return PasswordHasher()
+
+
+def hash_password(password: str) -> str:
+    """An argon2id hash of `password`."""
+    return hasher().hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    """True when `password` matches; never raises for a wrong or malformed hash."""
+    try:
+        return hasher().verify(password_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(password_hash: str) -> bool:
+    """True when the hash was made with older parameters than the current ones."""
+    return hasher().check_needs_rehash(password_hash)
+
+
+@lru_cache(maxsize=1)
+def dummy_hash() -> str:
+    """A hash to verify against when the user does not exist, so timing does not tell."""
+    return hash_password("not-a-real-password-used-only-for-timing")
+
+
+def password_problem(password: str) -> str | None:
+    """Why a new password is not acceptable, or None."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return f"Use at least {MIN_PASSWORD_LENGTH} characters."
+    if len(password) > MAX_PASSWORD_LENGTH:
+        return f"Use at most {MAX_PASSWORD_LENGTH} characters."
+    return None

@@ -1,0 +1,186 @@
+"""The reseller's side of an acceptance record: submit, correct and resubmit, withdraw."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlmodel import Session
+
+from app.models import (
+    AcceptanceRecord,
+    Customer,
+    Flag,
+    Organization,
+    RecordStatus,
+    Source,
+    User,
+    utcnow,
+)
+from app.models.acceptance_input import AcceptanceSubmission
+from app.services import agreements
+from app.services.audit import record_event
+from app.services.customers import refuse_national_cloud, register_customer
+from app.services.errors import InvalidTransition, PermissionDenied, ValidationFailed
+
+EDITABLE_FIELDS = (
+    "customer_id",
+    "agreement_type",
+    "template_id",
+    "date_agreed",
+    "contact_first_name",
+    "contact_last_name",
+    "contact_email",
+    "contact_phone",
+)
+
+
+def _require_reseller(actor: User) -> None:
+    if actor.is_provider:
+        raise PermissionDenied("Only resellers submit acceptances; the provider reviews them.")
+
+
+def contact_flags(reseller: Organization, email: str) -> list[str]:
+    """R6: flag a contact whose email is at one of the reseller's own domains."""
+    domain = email.rsplit("@", 1)[-1].lower()
+    for own in reseller.email_domains:
+        own = own.lower().lstrip("@")
+        if domain == own or domain.endswith("." + own):
+            return [Flag.CONTACT_AT_RESELLER_DOMAIN.value]
+    return []
+
+
+def _resolve(
+    session: Session, *, actor: User, data: AcceptanceSubmission
+) -> tuple[Customer, dict[str, Any]]:
+    """Apply the rules that need the database; return the customer and the record's values."""
+    customer = register_customer(session, actor=actor, data=data.customer)
+    refuse_national_cloud(customer, data.customer.cloud)
+    current = agreements.current_template(session, data.agreement_type.value)
+    template_id = data.template_id or current.template_id
+    if template_id != current.template_id:
+        known = agreements.find_template(session, data.agreement_type.value, template_id)
+        reason = (
+            "This agreement version has been replaced" if known else "Unknown agreement version"
+        )
+        raise ValidationFailed(
+            {
+                "templateId": [
+                    f"{reason}: new acceptances must be for the current version "
+                    f"({current.template_id}). Leave it empty to use the current one."
+                ]
+            }
+        )
+    reseller = session.get_one(Organization, actor.organization_id)
+    values = {
+        "customer_id": customer.id,
+        "agreement_type": data.agreement_type.value,
+        "template_id": template_id,
+        "date_agreed": data.date_agreed,
+        "contact_first_name": data.contact.first_name,
+        "contact_last_name": data.contact.last_name,
+        "contact_email": data.contact.email,
+        "contact_phone": data.contact.phone_number,
+        "flags": contact_flags(reseller, data.contact.email),
+    }
+    return customer, values
+
+
+def submit(
+    session: Session, *, actor: User, data: AcceptanceSubmission, source: Source = Source.WEB
+) -> AcceptanceRecord:
+    """Record a reseller's new acceptance as `submitted`, waiting for the provider's review."""
+    _require_reseller(actor)
+    customer, values = _resolve(session, actor=actor, data=data)
+    now = utcnow()
+    record = AcceptanceRecord(
+        reseller_id=actor.organization_id,
+        submitted_by_id=actor.id or 0,
+        source=source.value,
+        created_at=now,
+        updated_at=now,
+        submitted_at=now,
+        **values,
+    )
+    session.add(record)
+    session.flush()
+    record_event(
+        session,
+        actor=actor,
+        action="acceptance.submitted",
+        subject_type="acceptance",
+        subject_id=record.public_id,
+        organization_id=record.reseller_id,
+        details={
+            "source": source.value,
+            "customer_tenant_id": customer.tenant_id,
+            "template_id": record.template_id,
+            "flags": record.flags,
+        },
+    )
+    return record
+
+
+def resubmit(
+    session: Session, *, actor: User, record: AcceptanceRecord, data: AcceptanceSubmission
+) -> AcceptanceRecord:
+    """Correct a returned record and send it back for review."""
+    _require_reseller(actor)
+    if record.status != RecordStatus.RETURNED:
+        raise InvalidTransition(
+            f"Only a record returned for correction can be edited; this one is {record.status}."
+        )
+    _customer, values = _resolve(session, actor=actor, data=data)
+    changed = [name for name in EDITABLE_FIELDS if getattr(record, name) != values[name]]
+    for name, value in values.items():
+        setattr(record, name, value)
+    now = utcnow()
+    record.status = RecordStatus.SUBMITTED.value
+    record.status_reason = None
+    record.updated_at = now
+    record.submitted_at = now
+    session.add(record)
+    session.flush()
+    record_event(
+        session,
+        actor=actor,
+        action="acceptance.resubmitted",
+        subject_type="acceptance",
+        subject_id=record.public_id,
+        organization_id=record.reseller_id,
+        details={"changed": changed, "flags": record.flags},
+    )
+    return record
+
+
+def withdraw(
+    session: Session, *, actor: User, record: AcceptanceRecord, reason: str | None = None
+) -> AcceptanceRecord:
+    """The reseller takes back a record that the provider has not reviewed yet."""
+    _require_reseller(actor)
+    if record.status not in (RecordStatus.SUBMITTED, RecordStatus.RETURNED):
+        raise InvalidTransition(
+            f"Only a record waiting for review can be withdrawn; this one is {record.status}."
+        )
+    record.status = RecordStatus.WITHDRAWN.value
+    record.status_reason = (reason or "").strip()[:1000] or "Withdrawn by the reseller."
+    record.updated_at = record.finished_at = utcnow()
+    session.add(record)
+    session.flush()
+    record_event(
+        session,
+        actor=actor,
+        action="acceptance.withdrawn",
+        subject_type="acceptance",
+        subject_id=record.public_id,
+        organization_id=record.reseller_id,
+        details={"reason": record.status_reason},
+    )
+    return record
+
+
+def forwarding_day(record: AcceptanceRecord) -> datetime:
+    """Midnight UTC of the acceptance date: Partner Center refuses dates after its own today."""
+    return datetime(
+        record.date_agreed.year, record.date_agreed.month, record.date_agreed.day, tzinfo=UTC
+    )

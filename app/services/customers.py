@@ -1,0 +1,125 @@
+"""Customers: a reseller registers the tenants it serves; the tenant record is shared (R8)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, SQLModel, select
+from sqlmodel.sql.expression import SelectOfScalar
+
+from app.models import Customer, CustomerReseller, Organization, User, utcnow
+from app.models.acceptance_input import CustomerInput
+from app.models.customer import Cloud
+from app.services.audit import record_event
+from app.services.errors import PermissionDenied, ValidationFailed
+
+RowT = TypeVar("RowT", bound=SQLModel)
+
+
+def national_cloud_reason(cloud: str) -> str:
+    """Why a customer in a national cloud cannot be confirmed (R14)."""
+    return (
+        f"Customers in {Cloud(cloud).label} cannot be confirmed: Microsoft supports confirming "
+        "acceptance of the Microsoft Customer Agreement only in the public cloud."
+    )
+
+
+def get_or_insert(
+    session: Session, query: SelectOfScalar[RowT], make: Callable[[], RowT]
+) -> tuple[RowT, bool]:
+    """The row `query` finds, or a new one from `make`; safe when another transaction races."""
+    row = session.exec(query).first()
+    if row is not None:
+        return row, False
+    try:
+        with session.begin_nested():
+            row = make()
+            session.add(row)
+    except IntegrityError:
+        # A concurrent transaction inserted the same unique key first: use its row.
+        return session.exec(query).one(), False
+    return row, True
+
+
+def register_customer(session: Session, *, actor: User, data: CustomerInput) -> Customer:
+    """Find or create the customer and record that the actor's reseller serves it."""
+    if actor.is_provider:
+        raise PermissionDenied("Only a reseller registers the customers it serves.")
+    customer, created = get_or_insert(
+        session,
+        select(Customer).where(Customer.tenant_id == data.tenant_id),
+        lambda: Customer(
+            tenant_id=data.tenant_id,
+            company_name=data.company_name,
+            domain=data.domain,
+            cloud=data.cloud.value,
+        ),
+    )
+    if created:
+        _audit(session, actor, customer, "customer.created", {"cloud": customer.cloud})
+    elif customer.domain is None and data.domain:
+        customer.domain = data.domain
+        customer.updated_at = utcnow()
+        session.add(customer)
+    link, linked = get_or_insert(
+        session,
+        select(CustomerReseller)
+        .where(CustomerReseller.customer_id == customer.id)
+        .where(CustomerReseller.reseller_id == actor.organization_id),
+        lambda: CustomerReseller(
+            customer_id=customer.id or 0,
+            reseller_id=actor.organization_id,
+            company_name=data.company_name,
+        ),
+    )
+    if linked:
+        _audit(session, actor, customer, "customer.linked", {})
+    elif link.company_name != data.company_name:
+        link.company_name = data.company_name
+        session.add(link)
+    session.flush()
+    return customer
+
+
+def _audit(
+    session: Session, actor: User, customer: Customer, action: str, details: dict[str, str]
+) -> None:
+    record_event(
+        session,
+        actor=actor,
+        action=action,
+        subject_type="customer",
+        subject_id=customer.id or 0,
+        organization_id=actor.organization_id,
+        details={"tenant_id": customer.tenant_id, **details},
+    )
+
+
+def refuse_national_cloud(customer: Customer, requested: Cloud) -> None:
+    """Raise a field error when the customer (or the request) is in a national cloud (R14)."""
+    cloud = customer.cloud if customer.cloud != Cloud.PUBLIC else requested.value
+    if cloud != Cloud.PUBLIC:
+        raise ValidationFailed({"customer.cloud": [national_cloud_reason(cloud)]})
+
+
+def reseller_name_for(session: Session, customer: Customer, reseller_id: int) -> str:
+    """The company name as this reseller entered it (falls back to the first one recorded)."""
+    link = session.exec(
+        select(CustomerReseller)
+        .where(CustomerReseller.customer_id == customer.id)
+        .where(CustomerReseller.reseller_id == reseller_id)
+    ).first()
+    return link.company_name if link else customer.company_name
+
+
+def resellers_of(session: Session, customer: Customer) -> list[tuple[Organization, str]]:
+    """The resellers serving a customer, with the name each uses for it (provider view)."""
+    rows = session.exec(
+        select(Organization, CustomerReseller.company_name)
+        .where(CustomerReseller.reseller_id == Organization.id)
+        .where(CustomerReseller.customer_id == customer.id)
+        .order_by(Organization.name)
+    )
+    return [(org, name) for org, name in rows]

@@ -1,0 +1,133 @@
+"""Forwarding one record end to end: claim, ask then send, record (DESIGN.md, "Forwarding").
+
+This is the one service that owns its transactions: the algorithm needs the upstream call to
+happen with no transaction open, between two short ones.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine
+
+from app.db import session_scope
+from app.models import utcnow
+from app.partner_center.errors import AuthFailed, Rejected, Transient
+from app.partner_center.gateway import Gateway
+from app.services.forwarding.claim import claim
+from app.services.forwarding.outcome import record_outcome, record_rejection, record_retry
+from app.services.forwarding.state import Claim, ClaimKind
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ForwardingPolicy:
+    """Lease length and retry schedule; from the settings."""
+
+    lease_seconds: float = 120.0
+    retry_base_seconds: float = 5.0
+    retry_cap_seconds: float = 900.0
+    max_attempts: int = 12
+    min_retry_seconds: float = 1.0
+
+    def backoff(self, attempt: int, retry_after: float | None = None) -> float:
+        """Seconds to wait after failed attempt number `attempt` (1-based): full jitter.
+
+        A `Retry-After` from Partner Center is a floor, never shortened by the jitter.
+        """
+        ceiling = min(self.retry_cap_seconds, self.retry_base_seconds * 2 ** max(attempt - 1, 0))
+        delay = max(self.min_retry_seconds, random.uniform(0, ceiling))
+        return max(delay, retry_after or 0.0)
+
+
+@dataclass(frozen=True)
+class ForwardResult:
+    """What happened to one record; `wake` lists records to enqueue now, after the commit."""
+
+    outcome: str
+    status: str | None = None
+    retry_at: datetime | None = None
+    wake: list[int] = field(default_factory=list)
+
+
+def forward_record(
+    record_id: int,
+    *,
+    engine: Engine,
+    gateway: Gateway,
+    policy: ForwardingPolicy,
+    owner: str,
+    clock: Callable[[], datetime] = utcnow,
+) -> ForwardResult:
+    """Forward one record if it is due; safe to call twice or concurrently for the same id."""
+    with session_scope(engine) as session:
+        result = claim(
+            session,
+            record_id=record_id,
+            now=clock(),
+            owner=owner,
+            lease_seconds=policy.lease_seconds,
+        )
+    if result.kind != ClaimKind.CLAIMED or result.claim is None:
+        return ForwardResult(result.kind.value, status=result.status, retry_at=result.retry_at)
+    held = result.claim
+    try:
+        outcome = gateway.confirm(held.request)
+    except Rejected as exc:
+        with session_scope(engine) as session:
+            done = record_rejection(
+                session, claim_=held, code=exc.code, message=exc.message, now=clock()
+            )
+        return ForwardResult("failed", status=done.status)
+    except Transient as exc:
+        pause = None
+        if exc.status == 429:
+            pause = clock() + timedelta(seconds=policy.backoff(1, exc.retry_after))
+        return _retry(
+            engine, held, policy, clock, exc.code, exc.message, exc.answered, exc.retry_after, pause
+        )
+    except AuthFailed as exc:
+        # Credentials are the provider's to fix; keep trying with backoff, visibly.
+        return _retry(engine, held, policy, clock, "auth_failed", str(exc), True, None, None)
+    except Exception as exc:
+        # A defect must not lose the record: back off and eventually fail it, visibly.
+        log.exception("unexpected error forwarding record %s", record_id)
+        return _retry(
+            engine, held, policy, clock, "internal_error", type(exc).__name__, False, None, None
+        )
+    with session_scope(engine) as session:
+        done = record_outcome(session, claim_=held, outcome=outcome, now=clock())
+    return ForwardResult(outcome.kind.value, status=done.status, wake=done.wake)
+
+
+def _retry(
+    engine: Engine,
+    held: Claim,
+    policy: ForwardingPolicy,
+    clock: Callable[[], datetime],
+    code: str,
+    message: str,
+    answered: bool,
+    retry_after: float | None,
+    pause_until: datetime | None,
+) -> ForwardResult:
+    with session_scope(engine) as session:
+        now = clock()
+        retry_at = pause_until or now + timedelta(seconds=policy.backoff(held.attempt, retry_after))
+        done = record_retry(
+            session,
+            claim_=held,
+            code=code,
+            message=message,
+            answered=answered,
+            retry_at=retry_at,
+            max_attempts=policy.max_attempts,
+            now=now,
+            pause_until=pause_until,
+        )
+    return ForwardResult("retry", status=done.status, retry_at=done.retry_at)

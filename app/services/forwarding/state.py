@@ -1,0 +1,195 @@
+"""Shared pieces of the forwarding steps: types, locks, the ledger lookup, settling."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from sqlmodel import Session, col, select
+
+from app.models import (
+    AcceptanceRecord,
+    Confirmation,
+    ConfirmationSource,
+    ConfirmationState,
+    Customer,
+    RecordStatus,
+    UpstreamPause,
+)
+from app.partner_center.gateway import ConfirmationRequest
+from app.services.audit import record_event
+
+
+class ClaimKind(StrEnum):
+    """What the claim step decided."""
+
+    CLAIMED = "claimed"  # go ahead: ask Partner Center, then send
+    SKIPPED = "skipped"  # not due, not approved, or gone: nothing to do
+    DEFERRED = "deferred"  # try again at `retry_at`
+    SETTLED = "settled"  # the ledger already decided it (duplicate), or it cannot be sent
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A record this worker holds a lease on, with everything the upstream call needs."""
+
+    record_id: int
+    lease_owner: str
+    attempt: int
+    request: ConfirmationRequest
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    """The claim step's decision."""
+
+    kind: ClaimKind
+    claim: Claim | None = None
+    retry_at: datetime | None = None
+    status: str | None = None
+
+
+@dataclass(frozen=True)
+class RecordResult:
+    """The record step's result: the final status and other records to wake now."""
+
+    status: str
+    wake: list[int] = field(default_factory=list)
+    retry_at: datetime | None = None
+
+
+def lock_customer(session: Session, customer_id: int) -> Customer:
+    # PostgreSQL: a row lock. SQLite: every transaction already holds the write lock.
+    return session.exec(select(Customer).where(Customer.id == customer_id).with_for_update()).one()
+
+
+def locked_record(session: Session, record_id: int) -> tuple[AcceptanceRecord, Customer] | None:
+    record = session.get(AcceptanceRecord, record_id)
+    if record is None:
+        return None
+    customer = lock_customer(session, record.customer_id)
+    # Re-read under the lock: another worker may have moved it since the first read.
+    session.refresh(record)
+    return record, customer
+
+
+def active_confirmation(
+    session: Session, *, customer_id: int, agreement_type: str, template_id: str
+) -> Confirmation | None:
+    """The ledger's active entry for a customer, agreement type and version."""
+    return session.exec(
+        select(Confirmation)
+        .where(Confirmation.customer_id == customer_id)
+        .where(Confirmation.agreement_type == agreement_type)
+        .where(Confirmation.template_id == template_id)
+        .where(Confirmation.state == ConfirmationState.ACTIVE)
+    ).first()
+
+
+def upstream_paused_until(session: Session, now: datetime) -> datetime | None:
+    """When Partner Center's throttling pause ends, if one is running."""
+    pause = session.get(UpstreamPause, 1)
+    if pause is not None and pause.paused_until > now:
+        return pause.paused_until
+    return None
+
+
+def pause_upstream(session: Session, *, until: datetime, reason: str) -> None:
+    """Make every worker wait until `until` (a 429 from Partner Center)."""
+    pause = session.get(UpstreamPause, 1)
+    if pause is None:
+        session.add(UpstreamPause(id=1, paused_until=until, reason=reason))
+    elif pause.paused_until < until:
+        pause.paused_until = until
+        pause.reason = reason
+        session.add(pause)
+    session.flush()
+
+
+def audit_record(
+    session: Session, record: AcceptanceRecord, action: str, details: dict[str, object]
+) -> None:
+    record_event(
+        session,
+        actor=None,
+        action=action,
+        subject_type="acceptance",
+        subject_id=record.public_id,
+        organization_id=record.reseller_id,
+        details=details,
+    )
+
+
+def settle(
+    session: Session,
+    record: AcceptanceRecord,
+    *,
+    status: RecordStatus,
+    reason: str,
+    now: datetime,
+    confirmation: Confirmation | None = None,
+    code: str | None = None,
+) -> None:
+    previous = record.status
+    record.status = status.value
+    record.status_reason = reason
+    record.confirmation_id = confirmation.id if confirmation else record.confirmation_id
+    record.lease_owner = None
+    record.lease_expires_at = None
+    record.next_attempt_at = None
+    record.updated_at = now
+    if status != RecordStatus.FAILED:
+        record.finished_at = now
+    if code is not None:
+        record.upstream_code = code
+        record.upstream_message = reason
+    session.add(record)
+    session.flush()
+    details: dict[str, object] = {"from": previous, "reason": reason}
+    if confirmation is not None:
+        details["confirmation_id"] = confirmation.id
+    audit_record(session, record, f"forwarding.{status.value}", details)
+
+
+def defer(record: AcceptanceRecord, session: Session, until: datetime, now: datetime) -> None:
+    # A record whose lease expired goes back to approved; its pending request id stays.
+    record.status = RecordStatus.APPROVED.value
+    record.next_attempt_at = until
+    record.lease_owner = None
+    record.lease_expires_at = None
+    record.updated_at = now
+    session.add(record)
+    session.flush()
+
+
+def due_record_ids(session: Session, *, now: datetime, limit: int = 500) -> list[int]:
+    """Records to (re-)enqueue: approved and due, or forwarding with an expired lease."""
+    approved = session.exec(
+        select(AcceptanceRecord.id)
+        .where(AcceptanceRecord.status == RecordStatus.APPROVED)
+        .where(
+            col(AcceptanceRecord.next_attempt_at).is_(None)
+            | (col(AcceptanceRecord.next_attempt_at) <= now)
+        )
+        .order_by(col(AcceptanceRecord.next_attempt_at))
+        .limit(limit)
+    ).all()
+    lapsed = session.exec(
+        select(AcceptanceRecord.id)
+        .where(AcceptanceRecord.status == RecordStatus.FORWARDING)
+        .where(col(AcceptanceRecord.lease_expires_at) <= now)
+        .limit(limit)
+    ).all()
+    return [rid for rid in (*lapsed, *approved) if rid is not None]
+
+
+def covered_reason(entry: Confirmation, *, ours: bool) -> str:
+    if ours:
+        return "Confirmed in Partner Center."
+    when = f" (accepted {entry.date_agreed.isoformat()})" if entry.date_agreed else ""
+    if entry.source == ConfirmationSource.DIRECT:
+        return "The customer accepted the agreement directly in the Microsoft 365 admin center."
+    if entry.source == ConfirmationSource.UPSTREAM:
+        return f"Partner Center already holds a confirmation of this agreement version{when}."
+    return f"This customer's acceptance of this agreement version was already confirmed{when}."

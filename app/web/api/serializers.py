@@ -1,0 +1,85 @@
+"""Records as the API shows them (camelCase JSON)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import Session
+
+from app.models import AcceptanceRecord, Confirmation, Customer, User
+from app.services import listing
+from app.services.customers import reseller_name_for
+
+
+def _time(value: Any) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value is not None else None
+
+
+def record_json(
+    session: Session,
+    record: AcceptanceRecord,
+    *,
+    actor: User,
+    customer: Customer,
+    history: bool = True,
+) -> dict[str, Any]:
+    """The API representation of a record, as `actor` may see it."""
+    company = (
+        customer.company_name
+        if actor.is_provider
+        else reseller_name_for(session, customer, actor.organization_id)
+    )
+    body: dict[str, Any] = {
+        "id": record.public_id,
+        "status": record.status,
+        "statusReason": record.status_reason,
+        "customer": {
+            "tenantId": customer.tenant_id,
+            "companyName": company,
+            "domain": customer.domain,
+            "cloud": customer.cloud,
+        },
+        "agreementType": record.agreement_type,
+        "templateId": record.template_id,
+        "dateAgreed": record.date_agreed.isoformat(),
+        "contact": {
+            "firstName": record.contact_first_name,
+            "lastName": record.contact_last_name,
+            "email": record.contact_email,
+            "phoneNumber": record.contact_phone,
+        },
+        "flags": list(record.flags),
+        "source": record.source,
+        "upstream": {
+            "code": record.upstream_code,
+            "message": record.upstream_message,
+            "attempts": record.attempts,
+            "nextAttemptAt": _time(record.next_attempt_at),
+            "confirmation": _confirmation_json(session, record),
+        },
+        "submittedAt": _time(record.submitted_at),
+        "updatedAt": _time(record.updated_at),
+        "approvedAt": _time(record.approved_at),
+    }
+    if history:
+        body["history"] = [
+            {"at": _time(event.occurred_at), "actor": event.actor_label, "action": event.action}
+            for event in listing.history(session, record)
+        ]
+    return body
+
+
+def _confirmation_json(session: Session, record: AcceptanceRecord) -> dict[str, Any] | None:
+    if record.confirmation_id is None:
+        return None
+    entry = session.get(Confirmation, record.confirmation_id)
+    if entry is None:
+        return None
+    # Only what the covering confirmation says about the customer, never another reseller's
+    # contact person.
+    return {
+        "source": entry.source,
+        "dateAgreed": entry.date_agreed.isoformat() if entry.date_agreed else None,
+        "recordedAt": _time(entry.created_at),
+        "ownRecord": entry.record_id == record.id,
+    }

@@ -1,0 +1,204 @@
+"""API views: parse JSON, call one service, commit, enqueue after the commit, answer JSON."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask import Blueprint, jsonify, request, url_for
+from sqlalchemy.exc import IntegrityError
+
+from app.context import current_settings as settings
+from app.db import get_session
+from app.extensions import csrf
+from app.models import AcceptanceRecord, RecordStatus, Source
+from app.models.acceptance_input import normalize_tenant_id, parse_submission
+from app.models.org import PROVIDER_ROLES, RESELLER_ROLES, Role
+from app.security.permissions import actor, api_roles_required
+from app.security.scoping import get_customer, get_record
+from app.services import acceptance, idempotency, listing, review
+from app.services.errors import DomainError, ValidationFailed
+from app.web.api.serializers import record_json
+from app.web.helpers import decode_cursor, encode_cursor
+from workers.dispatch import enqueue_forwarding
+
+bp = Blueprint("api", __name__)
+csrf.exempt(bp)  # bearer tokens, not cookies: no cross-site request can carry them
+ALL_ROLES = frozenset(Role)
+
+
+def _error(status: int, message: str, errors: dict[str, list[str]] | None = None) -> Any:
+    body: dict[str, Any] = {"error": message}
+    if errors is not None:
+        body["errors"] = errors
+    response = jsonify(body)
+    response.status_code = status
+    return response
+
+
+@bp.errorhandler(DomainError)
+def _domain_error(exc: DomainError) -> Any:
+    get_session().rollback()
+    if isinstance(exc, ValidationFailed):
+        return _error(422, "The request has invalid fields.", exc.errors)
+    return _error(exc.http_status, exc.message)
+
+
+def _json_object() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ValidationFailed(
+            {"body": ["Send a JSON object with Content-Type: application/json."]}
+        )
+    return body
+
+
+def _record_response(record: AcceptanceRecord, status: int = 200) -> Any:
+    db, user = get_session(), actor()
+    customer = get_customer(db, user, record.customer_id)
+    response = jsonify(record_json(db, record, actor=user, customer=customer))
+    response.status_code = status
+    return response
+
+
+@bp.post("/acceptances")
+@api_roles_required(RESELLER_ROLES)
+def create_acceptance() -> Any:
+    """Submit an acceptance; honours `Idempotency-Key`."""
+    db, user = get_session(), actor()
+    body = _json_object()
+    key = request.headers.get("Idempotency-Key")
+    fingerprint = idempotency.fingerprint(body)
+    if key is not None:
+        key = idempotency.check_key(key)
+        stored = idempotency.stored_response(
+            db, user=user, key=key, request_fingerprint=fingerprint
+        )
+        if stored is not None:
+            return _replay(stored.status_code, stored.response_body)
+    data = parse_submission(body, phone_region=settings().default_phone_region)
+    record = acceptance.submit(db, actor=user, data=data, source=Source.API)
+    customer = get_customer(db, user, record.customer_id)
+    payload = record_json(db, record, actor=user, customer=customer)
+    if key is not None:
+        idempotency.remember(
+            db, user=user, key=key, request_fingerprint=fingerprint, status_code=201, body=payload
+        )
+    try:
+        db.commit()
+    except IntegrityError:
+        # The same key raced in from a parallel request and won: answer what it answered.
+        db.rollback()
+        stored = idempotency.stored_response(
+            db, user=user, key=key or "", request_fingerprint=fingerprint
+        )
+        if stored is None:
+            raise
+        return _replay(stored.status_code, stored.response_body)
+    response = jsonify(payload)
+    response.status_code = 201
+    response.headers["Location"] = url_for(".get_acceptance", public_id=record.public_id)
+    return response
+
+
+def _replay(status: int, body: dict[str, Any]) -> Any:
+    response = jsonify(body)
+    response.status_code = status
+    response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+@bp.get("/acceptances/<public_id>")
+@api_roles_required(ALL_ROLES)
+def get_acceptance(public_id: str) -> Any:
+    """One record with its history."""
+    return _record_response(get_record(get_session(), actor(), public_id))
+
+
+@bp.get("/acceptances")
+@api_roles_required(ALL_ROLES)
+def list_acceptances() -> Any:
+    """Records visible to the caller, newest first, with a keyset cursor."""
+    db, user = get_session(), actor()
+    errors: dict[str, list[str]] = {}
+    status = request.args.get("status") or None
+    if status is not None and status not in RecordStatus.__members__.values():
+        errors["status"] = [f"Use one of: {', '.join(s.value for s in RecordStatus)}."]
+    tenant = request.args.get("customerTenantId") or None
+    try:
+        tenant = normalize_tenant_id(tenant) if tenant else None
+    except ValueError:
+        errors["customerTenantId"] = ["Use the customer's tenant ID (a GUID)."]
+    limit = request.args.get("limit", 50, type=int)
+    if not 1 <= limit <= 200:
+        errors["limit"] = ["Use a limit from 1 to 200."]
+    cursor = request.args.get("cursor")
+    after = decode_cursor(cursor)
+    if cursor and after is None:
+        errors["cursor"] = ["Use the nextCursor value of a previous page."]
+    if errors:
+        raise ValidationFailed(errors)
+    page = listing.list_records(
+        db,
+        actor=user,
+        filters=listing.RecordFilter(statuses=(status,) if status else (), tenant_id=tenant),
+        after=after,
+        limit=limit,
+    )
+    customers = listing.customers_by_id(db, {r.customer_id for r in page.items})
+    items = [
+        record_json(db, r, actor=user, customer=customers[r.customer_id], history=False)
+        for r in page.items
+    ]
+    return jsonify(
+        {"items": items, "nextCursor": encode_cursor(*page.next_after) if page.next_after else None}
+    )
+
+
+def _decide(public_id: str, decide: Callable[..., AcceptanceRecord], enqueue: bool) -> Any:
+    db, user = get_session(), actor()
+    record = get_record(db, user, public_id, for_update=True)
+    decide(db, user, record)
+    db.commit()
+    if enqueue:
+        enqueue_forwarding([record.id or 0])
+    return _record_response(record)
+
+
+@bp.post("/acceptances/<public_id>/approve")
+@api_roles_required(PROVIDER_ROLES)
+def approve_acceptance(public_id: str) -> Any:
+    """Approve a submitted record; 409 if its status does not allow it."""
+    return _decide(
+        public_id, lambda db, user, record: review.approve(db, actor=user, record=record), True
+    )
+
+
+@bp.post("/acceptances/<public_id>/reject")
+@api_roles_required(PROVIDER_ROLES)
+def reject_acceptance(public_id: str) -> Any:
+    """Reject a submitted record with `{"reason": "..."}`."""
+    reason = _json_object().get("reason")
+    return _decide(
+        public_id,
+        lambda db, user, record: review.reject(db, actor=user, record=record, reason=_text(reason)),
+        False,
+    )
+
+
+@bp.post("/acceptances/<public_id>/return")
+@api_roles_required(PROVIDER_ROLES)
+def return_acceptance(public_id: str) -> Any:
+    """Return a record for correction with `{"reason": "..."}`."""
+    reason = _json_object().get("reason")
+    return _decide(
+        public_id,
+        lambda db, user, record: review.return_for_correction(
+            db, actor=user, record=record, reason=_text(reason)
+        ),
+        False,
+    )
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None

@@ -1,0 +1,56 @@
+"""Error pages for people and JSON errors for the API; never a traceback."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from app.services.errors import DomainError
+
+MESSAGES = {
+    400: "The request could not be understood.",
+    403: "Your role does not allow this page.",
+    404: "There is nothing here. It may have been removed, or it is not yours to see.",
+    405: "This action is not allowed here.",
+    413: "What you sent is too large.",
+    500: "Something went wrong on our side. Nothing you entered was half-saved; try again.",
+}
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def register(app: Flask) -> None:
+    """Install the handlers."""
+
+    @app.errorhandler(CSRFError)
+    def _csrf(_exc: CSRFError) -> Any:
+        message = "The form expired or was sent from another site. Reload the page and try again."
+        return _render(400, message)
+
+    @app.errorhandler(DomainError)
+    def _domain(exc: DomainError) -> Any:
+        # Scoped getters raise NotFound for another reseller's object: the same 404 as missing.
+        return _render(exc.http_status, MESSAGES.get(exc.http_status, exc.message))
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException) -> Any:
+        code = exc.code or 500
+        return _render(code, MESSAGES.get(code, exc.description or "Error."))
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Any:
+        app.logger.error("unhandled error on %s %s", request.method, request.path, exc_info=exc)
+        return _render(500, MESSAGES[500])
+
+
+def _render(code: int, message: str) -> Any:
+    if _wants_json():
+        response = jsonify({"error": message})
+        response.status_code = code
+        return response
+    return render_template("errors/error.html", code=code, message=message), code

@@ -1,0 +1,88 @@
+"""The reseller's forms. Validation lives in the input models; these give CSRF and rendering."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_wtf import FlaskForm
+from wtforms import EmailField, HiddenField, SelectField, StringField, TelField, TextAreaField
+
+from app.models.customer import CLOUD_LABELS
+
+CLOUD_CHOICES = [(cloud.value, label) for cloud, label in CLOUD_LABELS.items()]
+
+# API field path -> form field name, to put service errors next to the right input.
+FIELD_PATHS = {
+    "customer.tenantId": "tenant_id",
+    "customer.companyName": "company_name",
+    "customer.domain": "domain",
+    "customer.cloud": "cloud",
+    "templateId": "template_id",
+    "dateAgreed": "date_agreed",
+    "contact.firstName": "first_name",
+    "contact.lastName": "last_name",
+    "contact.email": "email",
+    "contact.phoneNumber": "phone",
+}
+
+
+class CustomerFields:
+    """The customer part, shared by the customer form and the acceptance form."""
+
+    tenant_id = StringField(
+        "Microsoft tenant ID",
+        description="The customer's tenant GUID, e.g. 0a1b2c3d-4e5f-6789-abcd-ef0123456789.",
+    )
+    company_name = StringField("Company name")
+    domain = StringField("Primary domain", description="Optional, e.g. contoso.onmicrosoft.com.")
+    cloud = SelectField("Cloud", choices=CLOUD_CHOICES, default="public")
+
+
+class CustomerForm(FlaskForm, CustomerFields):
+    """Register a customer the reseller serves."""
+
+    def to_input(self) -> dict[str, Any]:
+        """The values in the API's shape."""
+        return {
+            "tenantId": self.tenant_id.data,
+            "companyName": self.company_name.data,
+            "domain": self.domain.data,
+            "cloud": self.cloud.data,
+        }
+
+
+class AcceptanceForm(FlaskForm, CustomerFields):
+    """A customer's acceptance of the agreement (R1)."""
+
+    template_id = HiddenField()
+    # A text field shown as a date picker: the input model gives the one validation message.
+    date_agreed = StringField("Date the customer accepted", render_kw={"type": "date"})
+    first_name = StringField("First name")
+    last_name = StringField("Last name")
+    email = EmailField("Email")
+    phone = TelField("Phone (optional)", description="With the country code, e.g. +82 2 1234 5678.")
+
+    def to_input(self) -> dict[str, Any]:
+        """The values in the API's shape."""
+        return {
+            "customer": {
+                "tenantId": self.tenant_id.data,
+                "companyName": self.company_name.data,
+                "domain": self.domain.data,
+                "cloud": self.cloud.data,
+            },
+            "templateId": self.template_id.data,
+            "dateAgreed": self.date_agreed.data,
+            "contact": {
+                "firstName": self.first_name.data,
+                "lastName": self.last_name.data,
+                "email": self.email.data,
+                "phoneNumber": self.phone.data,
+            },
+        }
+
+
+class WithdrawForm(FlaskForm):
+    """Withdraw a record, with an optional note."""
+
+    reason = TextAreaField("Why (optional)")

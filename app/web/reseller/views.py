@@ -1,0 +1,226 @@
+"""Reseller views: validate shape, call one service, commit, redirect."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+
+from app.context import current_settings as settings
+from app.db import get_session
+from app.models import AcceptanceRecord, RecordStatus, Source
+from app.models.acceptance_input import parse_customer, parse_submission
+from app.models.org import RESELLER_ROLES
+from app.security.permissions import actor, roles_required
+from app.security.scoping import get_customer, get_record
+from app.services import acceptance as submissions
+from app.services import agreements, listing
+from app.services.customers import register_customer, reseller_name_for
+from app.web.helpers import attempt, decode_cursor, encode_cursor
+from app.web.reseller.forms import FIELD_PATHS, AcceptanceForm, CustomerForm, WithdrawForm
+
+bp = Blueprint("reseller", __name__)
+reseller_only = roles_required(*RESELLER_ROLES)
+
+
+@bp.get("/")
+@reseller_only
+def index() -> Any:
+    """The reseller's landing page is its list of records."""
+    return redirect(url_for(".acceptances"))
+
+
+@bp.get("/acceptances")
+@reseller_only
+def acceptances() -> Any:
+    """The reseller's own records, newest first, filtered by status."""
+    db, user = get_session(), actor()
+    status = request.args.get("status", "")
+    statuses = (status,) if status in RecordStatus.__members__.values() else ()
+    page = listing.list_records(
+        db,
+        actor=user,
+        filters=listing.RecordFilter(statuses=statuses),
+        after=decode_cursor(request.args.get("after")),
+    )
+    names = listing.customer_names(db, actor=user, customer_ids={r.customer_id for r in page.items})
+    customers = listing.customers_by_id(db, {r.customer_id for r in page.items})
+    return render_template(
+        "reseller/acceptances.html",
+        page=page,
+        names=names,
+        customers=customers,
+        status=status,
+        counts=listing.status_counts(db, actor=user),
+        next_cursor=encode_cursor(*page.next_after) if page.next_after else None,
+    )
+
+
+@bp.route("/acceptances/new", methods=["GET", "POST"])
+@reseller_only
+def new_acceptance() -> Any:
+    """Submit a customer's acceptance for the provider's review."""
+    db, user = get_session(), actor()
+    form = AcceptanceForm()
+    if request.method == "GET":
+        _prefill_customer(form, request.args.get("customer", type=int))
+        form.template_id.data = agreements.current_template(
+            db, "MicrosoftCustomerAgreement"
+        ).template_id
+    if form.validate_on_submit():
+        record = attempt(
+            lambda: submissions.submit(
+                db,
+                actor=user,
+                data=parse_submission(
+                    form.to_input(), phone_region=settings().default_phone_region
+                ),
+                source=Source.WEB,
+            ),
+            form=form,
+            paths=FIELD_PATHS,
+        )
+        if record is not None:
+            flash("Submitted. The provider will review it; you can follow it here.", "success")
+            return redirect(url_for(".acceptance", public_id=record.public_id))
+    status = 422 if request.method == "POST" else 200
+    return render_template("reseller/acceptance_form.html", form=form, record=None), status
+
+
+def _prefill_customer(form: AcceptanceForm, customer_id: int | None) -> None:
+    if customer_id is None:
+        return
+    db, user = get_session(), actor()
+    customer = get_customer(db, user, customer_id)
+    form.tenant_id.data = customer.tenant_id
+    form.company_name.data = reseller_name_for(db, customer, user.organization_id)
+    form.domain.data = customer.domain
+    form.cloud.data = customer.cloud
+
+
+@bp.get("/acceptances/<public_id>")
+@reseller_only
+def acceptance(public_id: str) -> Any:
+    """One record with its history and what the reseller may do next."""
+    db, user = get_session(), actor()
+    record = get_record(db, user, public_id)
+    customer = get_customer(db, user, record.customer_id)
+    return render_template(
+        "reseller/acceptance_detail.html",
+        record=record,
+        customer=customer,
+        customer_name=reseller_name_for(db, customer, user.organization_id),
+        events=listing.history(db, record),
+        withdraw_form=WithdrawForm(),
+    )
+
+
+@bp.route("/acceptances/<public_id>/edit", methods=["GET", "POST"])
+@reseller_only
+def edit_acceptance(public_id: str) -> Any:
+    """Correct a record the provider returned, and resubmit it."""
+    db, user = get_session(), actor()
+    record = get_record(db, user, public_id, for_update=request.method == "POST")
+    if record.status != RecordStatus.RETURNED:
+        flash("Only a record returned for correction can be edited.", "error")
+        return redirect(url_for(".acceptance", public_id=public_id))
+    form = AcceptanceForm()
+    if request.method == "GET":
+        _fill_from_record(form, record)
+    if form.validate_on_submit():
+        done = attempt(
+            lambda: submissions.resubmit(
+                db,
+                actor=user,
+                record=record,
+                data=parse_submission(
+                    form.to_input(), phone_region=settings().default_phone_region
+                ),
+            ),
+            form=form,
+            paths=FIELD_PATHS,
+        )
+        if done is not None:
+            flash("Corrected and sent back for review.", "success")
+            return redirect(url_for(".acceptance", public_id=public_id))
+    status = 422 if request.method == "POST" else 200
+    return render_template("reseller/acceptance_form.html", form=form, record=record), status
+
+
+def _fill_from_record(form: AcceptanceForm, record: AcceptanceRecord) -> None:
+    db, user = get_session(), actor()
+    customer = get_customer(db, user, record.customer_id)
+    form.tenant_id.data = customer.tenant_id
+    form.company_name.data = reseller_name_for(db, customer, user.organization_id)
+    form.domain.data = customer.domain
+    form.cloud.data = customer.cloud
+    form.template_id.data = agreements.current_template(db, record.agreement_type).template_id
+    form.date_agreed.data = record.date_agreed.isoformat()
+    form.first_name.data = record.contact_first_name
+    form.last_name.data = record.contact_last_name
+    form.email.data = record.contact_email
+    form.phone.data = record.contact_phone
+
+
+@bp.post("/acceptances/<public_id>/withdraw")
+@reseller_only
+def withdraw(public_id: str) -> Any:
+    """Take back a record the provider has not reviewed yet."""
+    db, user = get_session(), actor()
+    form = WithdrawForm()
+    if not form.validate_on_submit():
+        abort(400)
+    record = get_record(db, user, public_id, for_update=True)
+    if attempt(
+        lambda: submissions.withdraw(db, actor=user, record=record, reason=form.reason.data)
+    ):
+        flash("Withdrawn.", "success")
+    return redirect(url_for(".acceptance", public_id=public_id))
+
+
+@bp.get("/customers")
+@reseller_only
+def customers() -> Any:
+    """The customers this reseller serves."""
+    db, user = get_session(), actor()
+    rows = listing.visible_customers(db, actor=user)
+    names = listing.customer_names(db, actor=user, customer_ids={c.id or 0 for c in rows})
+    return render_template("reseller/customers.html", customers=rows, names=names)
+
+
+@bp.route("/customers/new", methods=["GET", "POST"])
+@reseller_only
+def new_customer() -> Any:
+    """Register a customer (tenant) this reseller serves."""
+    db, user = get_session(), actor()
+    form = CustomerForm()
+    if form.validate_on_submit():
+        customer = attempt(
+            lambda: register_customer(db, actor=user, data=parse_customer(form.to_input())),
+            form=form,
+            paths={k.removeprefix("customer."): v for k, v in FIELD_PATHS.items()},
+        )
+        if customer is not None:
+            flash("Customer saved.", "success")
+            return redirect(url_for(".customer", customer_id=customer.id))
+    status = 422 if request.method == "POST" else 200
+    return render_template("reseller/customer_form.html", form=form), status
+
+
+@bp.get("/customers/<int:customer_id>")
+@reseller_only
+def customer(customer_id: int) -> Any:
+    """A customer, its confirmation state, and this reseller's records for it."""
+    db, user = get_session(), actor()
+    found = get_customer(db, user, customer_id)
+    page = listing.list_records(
+        db, actor=user, filters=listing.RecordFilter(customer_id=customer_id), limit=100
+    )
+    confirmations = [c for c in listing.confirmations_for(db, customer_id) if c.state == "active"]
+    return render_template(
+        "reseller/customer_detail.html",
+        customer=found,
+        name=reseller_name_for(db, found, user.organization_id),
+        records=page.items,
+        confirmations=confirmations,
+    )

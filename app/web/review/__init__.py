@@ -1,0 +1,5 @@
+"""The provider's review area: queue, record detail, decisions, forwarding monitor."""
+
+from app.web.review.views import bp
+
+__all__ = ["bp"]

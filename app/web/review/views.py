@@ -1,0 +1,222 @@
+"""Review views: validate shape, call one service, commit, enqueue after the commit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+
+from app.db import get_session
+from app.models import RecordStatus
+from app.models.acceptance_input import normalize_tenant_id
+from app.models.org import PROVIDER_ROLES
+from app.security.permissions import actor, roles_required
+from app.security.scoping import get_customer, get_record
+from app.services import listing, monitor, review
+from app.services.customers import resellers_of
+from app.web.helpers import attempt, decode_cursor, encode_cursor
+from app.web.review.forms import ActionForm, ReasonForm
+from workers.dispatch import enqueue_forwarding
+
+bp = Blueprint("review", __name__)
+provider_only = roles_required(*PROVIDER_ROLES)
+
+
+def _queue_filters() -> listing.RecordFilter:
+    args = request.args
+    status = args.get("status", RecordStatus.SUBMITTED.value)
+    statuses = (status,) if status in RecordStatus.__members__.values() else ()
+    tenant = (args.get("tenant") or "").strip()
+    try:
+        tenant_id = normalize_tenant_id(tenant) if tenant else None
+    except ValueError:
+        flash("The tenant filter must be a tenant ID (GUID).", "error")
+        tenant_id = None
+    return listing.RecordFilter(
+        statuses=statuses,
+        reseller_id=args.get("reseller", type=int),
+        tenant_id=tenant_id,
+        flagged_only=args.get("flagged") == "1",
+    )
+
+
+@bp.get("/")
+@provider_only
+def queue() -> Any:
+    """Records to review, oldest first, with filters by status, reseller, customer and flags."""
+    db, user = get_session(), actor()
+    filters = _queue_filters()
+    page = listing.list_records(
+        db,
+        actor=user,
+        filters=filters,
+        after=decode_cursor(request.args.get("after")),
+        oldest_first=True,
+    )
+    ids = {r.customer_id for r in page.items}
+    return render_template(
+        "review/queue.html",
+        page=page,
+        filters=filters,
+        status=request.args.get("status", RecordStatus.SUBMITTED.value),
+        customers=listing.customers_by_id(db, ids),
+        orgs=listing.organizations_by_id(db, {r.reseller_id for r in page.items}),
+        resellers=listing.resellers(db),
+        counts=listing.status_counts(db, actor=user),
+        next_cursor=encode_cursor(*page.next_after) if page.next_after else None,
+        action_form=ActionForm(),
+    )
+
+
+@bp.get("/acceptances/<public_id>")
+@provider_only
+def acceptance(public_id: str) -> Any:
+    """A record beside the customer's other submissions, with its history and the decisions."""
+    db, user = get_session(), actor()
+    record = get_record(db, user, public_id)
+    customer = get_customer(db, user, record.customer_id)
+    others = listing.other_submissions(db, actor=user, record=record)
+    everyone = [record, *others]
+    return render_template(
+        "review/acceptance_detail.html",
+        record=record,
+        customer=customer,
+        others=others,
+        orgs=listing.organizations_by_id(db, {r.reseller_id for r in everyone}),
+        users=listing.users_by_id(
+            db,
+            {r.submitted_by_id for r in everyone}
+            | {r.approved_by_id for r in everyone if r.approved_by_id},
+        ),
+        confirmations=listing.confirmations_for(db, record.customer_id),
+        events=listing.history(db, record),
+        action_form=ActionForm(),
+        reason_form=ReasonForm(),
+    )
+
+
+def _decide(public_id: str, decide: Any, message: str, *, enqueue: bool = False) -> Any:
+    db, user = get_session(), actor()
+    record = get_record(db, user, public_id, for_update=True)
+    done = attempt(lambda: decide(db, user, record))
+    if done is not None:
+        if enqueue:
+            enqueue_forwarding([done.id])  # after the commit, never before
+        flash(message, "success")
+    return redirect(url_for(".acceptance", public_id=public_id))
+
+
+@bp.post("/acceptances/<public_id>/approve")
+@provider_only
+def approve(public_id: str) -> Any:
+    """Approve for forwarding to Partner Center."""
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    return _decide(
+        public_id,
+        lambda db, user, record: review.approve(db, actor=user, record=record),
+        "Approved. It is being sent to Partner Center.",
+        enqueue=True,
+    )
+
+
+@bp.post("/acceptances/<public_id>/retry")
+@provider_only
+def retry(public_id: str) -> Any:
+    """Send a failed record again."""
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    return _decide(
+        public_id,
+        lambda db, user, record: review.retry(db, actor=user, record=record),
+        "Sent again.",
+        enqueue=True,
+    )
+
+
+@bp.post("/acceptances/<public_id>/reject")
+@provider_only
+def reject(public_id: str) -> Any:
+    """Refuse the record for good, with a reason."""
+    form = ReasonForm()
+    if not form.validate_on_submit():
+        abort(400)
+    return _decide(
+        public_id,
+        lambda db, user, record: review.reject(
+            db, actor=user, record=record, reason=form.reason.data
+        ),
+        "Rejected. The reseller sees your reason.",
+    )
+
+
+@bp.post("/acceptances/<public_id>/return")
+@provider_only
+def return_for_correction(public_id: str) -> Any:
+    """Send the record back to the reseller to correct."""
+    form = ReasonForm()
+    if not form.validate_on_submit():
+        abort(400)
+    return _decide(
+        public_id,
+        lambda db, user, record: review.return_for_correction(
+            db, actor=user, record=record, reason=form.reason.data
+        ),
+        "Returned to the reseller for correction.",
+    )
+
+
+@bp.post("/bulk-approve")
+@provider_only
+def bulk_approve() -> Any:
+    """Approve every selected record that is still waiting."""
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    db, user = get_session(), actor()
+    ids = request.form.getlist("record")[:500]
+    result = attempt(lambda: review.bulk_approve(db, actor=user, public_ids=ids))
+    if result is not None:
+        enqueue_forwarding([r.id for r in result.approved])
+        flash(f"Approved {len(result.approved)} record(s).", "success")
+        for public_id, why in result.skipped[:10]:
+            flash(f"Not approved {public_id[:8]}: {why}", "error")
+    return redirect(request.referrer if _same_site(request.referrer) else url_for(".queue"))
+
+
+def _same_site(url: str | None) -> bool:
+    return bool(url) and url.startswith(request.host_url)  # type: ignore[union-attr]
+
+
+@bp.get("/forwarding")
+@provider_only
+def forwarding() -> Any:
+    """What the worker is doing: in flight, waiting to retry, failed with Partner Center's error."""
+    db = get_session()
+    snapshot = monitor.snapshot(db)
+    ids = {r.customer_id for r in snapshot.all_records()}
+    return render_template(
+        "review/forwarding.html",
+        snapshot=snapshot,
+        customers=listing.customers_by_id(db, ids),
+        orgs=listing.organizations_by_id(db, {r.reseller_id for r in snapshot.all_records()}),
+        action_form=ActionForm(),
+    )
+
+
+@bp.get("/customers/<int:customer_id>")
+@provider_only
+def customer(customer_id: int) -> Any:
+    """A customer's timeline across resellers: records, confirmations, who serves it."""
+    db, user = get_session(), actor()
+    found = get_customer(db, user, customer_id)
+    page = listing.list_records(
+        db, actor=user, filters=listing.RecordFilter(customer_id=customer_id), limit=200
+    )
+    return render_template(
+        "review/customer.html",
+        customer=found,
+        records=page.items,
+        resellers=resellers_of(db, found),
+        orgs=listing.organizations_by_id(db, {r.reseller_id for r in page.items}),
+        confirmations=listing.confirmations_for(db, customer_id),
+    )

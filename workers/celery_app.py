@@ -1,0 +1,110 @@
+"""The Celery app, bound to the Flask app: tasks run inside its app context.
+
+Importing this module connects to nothing. The worker and beat processes build the Flask app
+from the environment on first use; the web process binds its own app in `create_app`.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from celery import Celery, Task
+from flask import Flask
+
+from app.config import Settings
+
+
+def celery_config(settings: Settings) -> dict[str, Any]:
+    """Celery's settings for the portal (DESIGN.md: at-least-once delivery with an outbox)."""
+    visibility_timeout = 3600
+    config: dict[str, Any] = {
+        "broker_url": settings.celery_broker_url,
+        "task_serializer": "json",
+        "accept_content": ["json"],
+        "result_serializer": "json",
+        "task_ignore_result": True,
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "worker_hijack_root_logger": False,
+        "broker_connection_retry_on_startup": True,
+        "task_default_queue": "intake",
+        "timezone": "UTC",
+        "beat_schedule": {
+            "sweep-forwarding": {
+                "task": "intake.sweep_forwarding",
+                "schedule": settings.forward_sweep_seconds,
+            },
+            "sync-agreement-templates": {
+                "task": "intake.sync_agreement_templates",
+                "schedule": settings.template_sync_seconds,
+            },
+        },
+    }
+    if settings.celery_broker_url.startswith(("redis://", "rediss://")):
+        # One visibility timeout everywhere (Celery's Redis caveats), and publishing that gives
+        # up quickly: the sweeper sends whatever could not be published.
+        config["broker_transport_options"] = {
+            "visibility_timeout": visibility_timeout,
+            "max_retries": 1,
+            "socket_timeout": settings.broker_publish_timeout_seconds,
+            "socket_connect_timeout": settings.broker_publish_timeout_seconds,
+        }
+        config["visibility_timeout"] = visibility_timeout
+    return config
+
+
+class FlaskTask(Task):
+    """Runs the task body inside the Flask app's context."""
+
+    abstract = True
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        with flask_app().app_context():
+            return self.run(*args, **kwargs)
+
+
+celery_app = Celery("intake", task_cls=FlaskTask)
+celery_app.config_from_object("workers.celeryconfig")  # lazy: read on first use
+
+_bound: dict[str, Flask] = {}
+_lock = threading.Lock()
+
+
+def init_celery(app: Flask) -> None:
+    """Bind the Celery app to this Flask app and its settings."""
+    settings: Settings = app.config["SETTINGS"]
+    config = celery_config(settings)
+    if celery_app.conf.broker_url != config["broker_url"]:
+        # Another app (e.g. an earlier test) used another broker: drop its connection pools.
+        celery_app._pool = None
+        amqp = celery_app.__dict__.get("amqp")
+        if amqp is not None:
+            amqp._producer_pool = None
+    celery_app.conf.update(config)
+    app.extensions["celery"] = celery_app
+    _bound["app"] = app
+
+
+def flask_app() -> Flask:
+    """The Flask app tasks run in; built from the environment in worker processes."""
+    app = _bound.get("app")
+    if app is None:
+        with _lock:
+            app = _bound.get("app")
+            if app is None:
+                from app import create_app
+
+                app = create_app()
+    return app
+
+
+def broker_reachable(timeout: float = 2.0) -> bool:
+    """True when the broker accepts a connection within `timeout` seconds."""
+    try:
+        with celery_app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=timeout)
+        return True
+    except Exception:  # any failure means "not reachable"
+        return False

@@ -1,0 +1,91 @@
+"""Thin tasks: ids in, one service call, commits inside it, follow-ups after the commit."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+from typing import Any
+
+from celery import Task
+
+from app.context import current_settings as settings
+from app.db import get_engine, session_scope
+from app.models import utcnow
+from app.partner_center.runtime import gateway
+from app.services import agreements, forwarding
+from app.services.agreements import TemplateInfo
+from workers.celery_app import celery_app
+from workers.dispatch import enqueue_forwarding
+
+log = logging.getLogger(__name__)
+_OWNER = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def policy() -> forwarding.ForwardingPolicy:
+    """The forwarding policy from the running app's settings."""
+    s = settings()
+    return forwarding.ForwardingPolicy(
+        lease_seconds=s.forward_lease_seconds,
+        retry_base_seconds=s.forward_retry_base_seconds,
+        retry_cap_seconds=s.forward_retry_cap_seconds,
+        max_attempts=s.forward_max_attempts,
+    )
+
+
+@celery_app.task(
+    name="intake.forward_acceptance",
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+)
+def forward_acceptance(self: Task, record_id: int) -> None:
+    """Forward one approved record to Partner Center (safe to run twice)."""
+    result = forwarding.forward_record(
+        record_id,
+        engine=get_engine(),
+        gateway=gateway(),
+        policy=policy(),
+        owner=f"{_OWNER}:{self.request.id}",
+    )
+    log.info("record %s: %s (%s)", record_id, result.outcome, result.status)
+    # Other approved records of the same customer can now settle as duplicates at once.
+    enqueue_forwarding(result.wake)
+    if result.retry_at is not None:
+        wait = (result.retry_at - utcnow()).total_seconds()
+        # A short countdown is a shortcut; the sweeper sends longer waits when they are due,
+        # so no message sits in a worker past the broker's visibility timeout.
+        if wait <= settings().forward_short_countdown_max_seconds:
+            enqueue_forwarding([record_id], countdown=max(wait, 0.0))
+
+
+@celery_app.task(name="intake.sweep_forwarding", ignore_result=True)
+def sweep_forwarding() -> int:
+    """Re-enqueue records that are due and records whose worker died mid-flight."""
+    with session_scope(get_engine()) as session:
+        ids = forwarding.due_record_ids(session, now=utcnow())
+    if ids:
+        log.info("sweeper: re-enqueueing %d record(s)", len(ids))
+    return enqueue_forwarding(ids)
+
+
+@celery_app.task(name="intake.sync_agreement_templates", ignore_result=True)
+def sync_agreement_templates() -> str | None:
+    """Refresh the current agreement version from Partner Center's metadata (R12)."""
+    items: list[Any] = gateway().current_templates("MicrosoftCustomerAgreement")
+    infos = [
+        TemplateInfo(
+            agreement_type=item.agreement_type,
+            template_id=item.template_id,
+            agreement_link=item.agreement_link,
+            version_rank=item.version_rank,
+        )
+        for item in items
+    ]
+    with session_scope(get_engine()) as session:
+        current = agreements.apply_metadata(
+            session, agreement_type="MicrosoftCustomerAgreement", items=infos
+        )
+        return current.template_id if current else None
