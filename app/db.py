@@ -2,7 +2,9 @@
 
 SQLite runs in WAL mode and opens every transaction with `BEGIN IMMEDIATE`: a transaction that
 reads and then writes can otherwise fail at once with "database is locked" when another process
-wrote in between, whatever the busy timeout. PostgreSQL uses row locks where the services ask.
+wrote in between, whatever the busy timeout. Sessions that only read (web pages answering GET)
+begin deferred instead, so they never wait for writers nor make writers wait. PostgreSQL uses
+row locks where the services ask.
 """
 
 from __future__ import annotations
@@ -11,11 +13,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, has_request_context, request
 from sqlalchemy import Engine, create_engine, event
 from sqlmodel import Session
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+READ_ONLY_OPTION = "intake_read_only"
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -29,8 +32,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         _configure_sqlite(engine)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
-    kwargs.setdefault("pool_size", 5)
-    kwargs.setdefault("max_overflow", 10)
+    if "poolclass" not in kwargs:
+        kwargs.setdefault("pool_size", 5)
+        kwargs.setdefault("max_overflow", 10)
     return create_engine(url, **kwargs)
 
 
@@ -48,12 +52,17 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        read_only = conn.get_execution_options().get(READ_ONLY_OPTION, False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
-def new_session(engine: Engine) -> Session:
-    """A session whose objects stay readable after commit (views render after committing)."""
-    return Session(engine, expire_on_commit=False)
+def new_session(engine: Engine, *, read_only: bool = False) -> Session:
+    """A session whose objects stay readable after commit (views render after committing).
+
+    `read_only` sessions must not write: on SQLite they do not take the write lock.
+    """
+    bind = engine.execution_options(**{READ_ONLY_OPTION: True}) if read_only else engine
+    return Session(bind, expire_on_commit=False)
 
 
 @contextmanager
@@ -86,9 +95,18 @@ def get_session() -> Session:
     """The session of the current request (or app context), created on first use."""
     session: Session | None = g.get("_db_session")
     if session is None:
-        session = new_session(get_engine())
+        session = new_session(get_engine(), read_only=_reading_page())
         g._db_session = session
     return session
+
+
+def _reading_page() -> bool:
+    # Web pages answering GET only read; the API may note a token's use even on GET.
+    return (
+        has_request_context()
+        and request.method in ("GET", "HEAD")
+        and not request.path.startswith("/api/")
+    )
 
 
 def _close_session(_exc: BaseException | None) -> None:
