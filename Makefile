@@ -30,7 +30,7 @@ run: seed
 
 ## The whole suite (PostgreSQL and Redis from TEST_POSTGRES_URL / TEST_REDIS_URL).
 test: install
-	$(BIN)/pytest -W error
+	$(BIN)/pytest
 
 lint: install
 	$(BIN)/ruff check .

@@ -137,3 +137,14 @@ def approved(
 def in_ci() -> bool:
     """Under CI a missing service fails the run instead of skipping."""
     return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def reread(session: Session, model: type[Any], row_id: Any) -> Any:
+    """A row as the database holds it now; ends the read so that other sessions can write.
+
+    (On SQLite every writing transaction holds the database's write lock until it ends.)
+    """
+    row = session.get_one(model, row_id)
+    session.refresh(row)
+    session.commit()
+    return row

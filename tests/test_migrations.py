@@ -44,7 +44,9 @@ def test_sqlite_upgrade_matches_models_and_downgrades(tmp_path: Path) -> None:
 
 @pytest.mark.postgres
 def test_postgres_upgrade_matches_models_and_downgrades(postgres_server_url: str) -> None:
-    admin = make_engine(postgres_server_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+    admin = make_engine(
+        postgres_server_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool
+    )
     name = "intake_migration_check"
     with admin.connect() as conn:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -65,7 +65,7 @@ class FlaskTask(Task):
             return self.run(*args, **kwargs)
 
 
-celery_app = Celery("intake", task_cls=FlaskTask)
+celery_app = Celery("intake", task_cls=FlaskTask, include=["workers.tasks"])
 celery_app.config_from_object("workers.celeryconfig")  # lazy: read on first use
 
 _bound: dict[str, Flask] = {}

@@ -37,7 +37,9 @@ def test_events_form_an_unbroken_hash_chain(session_on: Session) -> None:
         previous = event.hash
 
 
-@pytest.mark.parametrize("statement", ["UPDATE audit_event SET action = 'x'", "DELETE FROM audit_event"])
+@pytest.mark.parametrize(
+    "statement", ["UPDATE audit_event SET action = 'x'", "DELETE FROM audit_event"]
+)
 def test_database_refuses_to_change_or_delete_events(session_on: Session, statement: str) -> None:
     users = load_users(session_on)
     submit(session_on, users.a_submitter)

@@ -24,7 +24,9 @@ from app.services.forwarding import ForwardingPolicy, due_record_ids, forward_re
 from tests.conftest import AppFactory
 from tests.support import Users, approved, load_users, new_tenant
 
-POLICY = ForwardingPolicy(lease_seconds=30, retry_base_seconds=1, retry_cap_seconds=4, max_attempts=3)
+POLICY = ForwardingPolicy(
+    lease_seconds=30, retry_base_seconds=1, retry_cap_seconds=4, max_attempts=3
+)
 
 
 @dataclass
@@ -36,7 +38,9 @@ class World:
     users: Users
     fake: FakeServer
 
-    def forward(self, record: AcceptanceRecord, *, owner: str = "test-worker", at: datetime | None = None):
+    def forward(
+        self, record: AcceptanceRecord, *, owner: str = "test-worker", at: datetime | None = None
+    ):
         """Run the worker's service for one record."""
         when = at or datetime.now(UTC)
         return forward_record(
@@ -63,9 +67,7 @@ class World:
 
 @pytest.fixture
 def world(make_app: AppFactory, database_url: str, fake_pc: FakeServer) -> Iterator[World]:
-    app = make_app(
-        database_url, PARTNER_CENTER_URL=fake_pc.url, PARTNER_CENTER_TIMEOUT_SECONDS=0.5
-    )
+    app = make_app(database_url, PARTNER_CENTER_URL=fake_pc.url, PARTNER_CENTER_TIMEOUT_SECONDS=0.5)
     with app.app_context():
         session = get_session()
         yield World(app=app, db=session, users=load_users(session), fake=fake_pc)
@@ -94,7 +96,9 @@ def test_approved_record_is_confirmed_once_with_ledger_entry(world: World) -> No
 
 def test_second_reseller_for_same_customer_ends_duplicate_without_a_post(world: World) -> None:
     tenant = new_tenant()
-    first = approved(world.db, world.users.a_submitter, world.users.reviewer, **{"customer.tenantId": tenant})
+    first = approved(
+        world.db, world.users.a_submitter, world.users.reviewer, **{"customer.tenantId": tenant}
+    )
     second = approved(
         world.db,
         world.users.b_submitter,
@@ -157,7 +161,10 @@ def test_business_error_fails_with_partner_center_code_and_retry_after_fix(world
     tenant = _tenant(world, record)
     # Partner Center moved to a new version after the record was approved: it refuses the old.
     world.fake.store.publish_template(
-        "MicrosoftCustomerAgreement", "aaaaaaaa-1111-2222-3333-444444444444", "https://aka.ms/mca2", 1
+        "MicrosoftCustomerAgreement",
+        "aaaaaaaa-1111-2222-3333-444444444444",
+        "https://aka.ms/mca2",
+        1,
     )
     result = world.forward(record)
 
@@ -250,7 +257,9 @@ def test_worker_lost_mid_flight_is_recovered_with_the_same_request_id(world: Wor
     from app.services.forwarding import claim
 
     with session_scope(get_engine()) as session:
-        claimed = claim(session, record_id=record.id or 0, now=start, owner="dead", lease_seconds=30)
+        claimed = claim(
+            session, record_id=record.id or 0, now=start, owner="dead", lease_seconds=30
+        )
     assert claimed.claim is not None
     request_id = claimed.claim.request.request_id
 
@@ -267,8 +276,12 @@ def test_worker_lost_mid_flight_is_recovered_with_the_same_request_id(world: Wor
 
 def test_other_record_of_a_customer_waits_for_the_one_in_flight(world: World) -> None:
     tenant = new_tenant()
-    first = approved(world.db, world.users.a_submitter, world.users.reviewer, **{"customer.tenantId": tenant})
-    second = approved(world.db, world.users.b_submitter, world.users.reviewer, **{"customer.tenantId": tenant})
+    first = approved(
+        world.db, world.users.a_submitter, world.users.reviewer, **{"customer.tenantId": tenant}
+    )
+    second = approved(
+        world.db, world.users.b_submitter, world.users.reviewer, **{"customer.tenantId": tenant}
+    )
     start = datetime.now(UTC)
     from app.db import session_scope
     from app.services.forwarding import claim

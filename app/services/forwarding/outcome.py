@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.models import (
     AcceptanceRecord,
@@ -66,12 +67,7 @@ def record_outcome(
     settle(session, record, status=status, reason=reason, now=now, confirmation=entry)
     record.pending_request_id = None
     session.add(record)
-    waiting = session.exec(
-        select(AcceptanceRecord.id)
-        .where(AcceptanceRecord.customer_id == record.customer_id)
-        .where(AcceptanceRecord.status == RecordStatus.APPROVED)
-    ).all()
-    return RecordResult(status=status.value, wake=[rid for rid in waiting if rid is not None])
+    return RecordResult(status=status.value, wake=release_waiting(session, record, now))
 
 
 def _insert_confirmation(
@@ -184,4 +180,29 @@ def record_rejection(
     )
     record.upstream_message = message
     session.add(record)
-    return RecordResult(status=record.status)
+    return RecordResult(status=record.status, wake=release_waiting(session, record, now))
+
+
+def release_waiting(session: Session, record: AcceptanceRecord, now: datetime) -> list[int]:
+    """Make the customer's other approved records due now: they waited for this one's answer.
+
+    With the ledger decided they settle at once (as duplicates); after a refusal the next one
+    may be sent.
+    """
+    waiting = [
+        rid
+        for rid in session.exec(
+            select(AcceptanceRecord.id)
+            .where(AcceptanceRecord.customer_id == record.customer_id)
+            .where(AcceptanceRecord.id != record.id)
+            .where(AcceptanceRecord.status == RecordStatus.APPROVED)
+        ).all()
+        if rid is not None
+    ]
+    if waiting:
+        session.execute(
+            update(AcceptanceRecord)
+            .where(col(AcceptanceRecord.id).in_(waiting))
+            .values(next_attempt_at=now)
+        )
+    return waiting
