@@ -55,9 +55,10 @@ def register_extensions(app: Flask, settings: Settings) -> None:
     db.init_app(app, settings.database_url)
     csrf.init_app(app)
     login_manager.init_app(app)
-    from app.security.permissions import init_login
+    from app.security.permissions import forget_api_user, init_login
 
     init_login()
+    app.teardown_request(forget_api_user)
 
 
 def register_blueprints(app: Flask) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from alembic import command
-from flask import Flask
+from flask import Flask, g
 from flask.testing import FlaskClient
 from sqlmodel import Session
 
@@ -182,6 +182,13 @@ def make_app(tmp_path: Path) -> Iterator[AppFactory]:
         }
         config.update(overrides)
         app = create_app(config)
+
+        @app.before_request
+        def _fresh_user() -> None:
+            # Test requests reuse the test's app context, so `g` too: forget the user the
+            # previous request cached there, as a production request starts without one.
+            g.pop("_login_user", None)
+
         apps.append(app)
         return app
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
@@ -98,10 +98,18 @@ def test_unknown_fields_are_ignored() -> None:
         ("dateAgreed", "02/03/2026", "Enter the date as YYYY-MM-DD"),
         ("dateAgreed", "2026-3-2", "Enter the date as YYYY-MM-DD"),
         ("dateAgreed", "2026-03-02T10:00:00", "Enter the date as YYYY-MM-DD"),
-        ("dateAgreed", datetime(2026, 3, 2, 10, 0), "Enter the date as YYYY-MM-DD, without a time."),
+        (
+            "dateAgreed",
+            datetime(2026, 3, 2, 10, 0, tzinfo=UTC),
+            "Enter the date as YYYY-MM-DD, without a time.",
+        ),
         ("dateAgreed", "", "Enter the date the customer accepted the agreement."),
         ("agreementType", "MicrosoftCloudAgreement", "retired in 2020"),
-        ("agreementType", "SomethingElse", "The agreement type must be MicrosoftCustomerAgreement."),
+        (
+            "agreementType",
+            "SomethingElse",
+            "The agreement type must be MicrosoftCustomerAgreement.",
+        ),
         ("templateId", "v2", "The agreement version (template ID) must be a GUID."),
         ("templateId", 7, "The agreement version (template ID) must be a GUID."),
     ],

@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 from click.testing import Result
 from flask import Flask
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.cli import DEMO_USERS, cli
 from app.db import make_engine
@@ -34,7 +34,7 @@ def count_users(url: str, emails: set[str]) -> int:
     engine = make_engine(url, poolclass=sa.pool.NullPool)
     try:
         with Session(engine) as session:
-            return len(list(session.exec(select(User).where(User.email.in_(emails)))))  # type: ignore[attr-defined]
+            return len(list(session.exec(select(User).where(col(User.email).in_(emails)))))
     finally:
         engine.dispose()
 
@@ -212,3 +212,40 @@ def test_users_create_in_a_missing_organization_fails_readably(
     assert result.exit_code != 0
     assert "no organization named 'Reseller C'" in result.stderr
     assert count_users(sqlite_url, {"new@c.test"}) == 0
+
+
+def test_seed_demo_refuses_in_production(make_app: AppFactory, fresh_url: str) -> None:
+    app = make_app(fresh_url, ENV="production")
+    assert run(app, "db", "upgrade").exit_code == 0
+    result = run(app, "seed-demo")
+    assert result.exit_code != 0
+    assert "refusing in production" in result.stderr
+    assert count_users(fresh_url, DEMO_EMAILS) == 0
+
+
+@pytest.mark.parametrize(
+    ("email", "role", "message"),
+    [
+        ("new@a.test", "provider_admin", "A reseller user cannot have role provider_admin."),
+        ("Submitter@A.test", "reseller_submitter", "A user with this email already exists."),
+    ],
+)
+def test_users_create_refuses_a_bad_role_or_a_taken_email(
+    make_app: AppFactory, sqlite_url: str, email: str, role: str, message: str
+) -> None:
+    result = run(
+        make_app(sqlite_url),
+        "users",
+        "create",
+        "--email",
+        email,
+        "--role",
+        role,
+        "--organization",
+        "Reseller A",
+        "--password",
+        "a-long-enough-password",
+    )
+    assert result.exit_code != 0
+    assert message in result.stderr
+    assert count_users(sqlite_url, {"new@a.test"}) == 0

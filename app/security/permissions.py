@@ -29,6 +29,11 @@ def init_login() -> None:
         return user_for_session(get_session(), token)
 
 
+def forget_api_user(_exc: BaseException | None) -> None:
+    """The API user belongs to one request only."""
+    g.pop("api_user", None)
+
+
 def actor() -> User:
     """The signed-in user of this request (web session or API token)."""
     user = g.get("api_user")

@@ -129,7 +129,8 @@ def list_acceptances() -> Any:
         tenant = normalize_tenant_id(tenant) if tenant else None
     except ValueError:
         errors["customerTenantId"] = ["Use the customer's tenant ID (a GUID)."]
-    limit = request.args.get("limit", 50, type=int)
+    raw_limit = request.args.get("limit", "50")
+    limit = int(raw_limit) if raw_limit.strip().lstrip("-").isdigit() else 0
     if not 1 <= limit <= 200:
         errors["limit"] = ["Use a limit from 1 to 200."]
     cursor = request.args.get("cursor")

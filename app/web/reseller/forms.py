@@ -6,10 +6,11 @@ from typing import Any
 
 from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, SelectField, StringField, TelField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 
 from app.models.customer import CLOUD_LABELS
 
-CLOUD_CHOICES = [(cloud.value, label) for cloud, label in CLOUD_LABELS.items()]
+CLOUD_CHOICES = [SelectChoice(cloud.value, label) for cloud, label in CLOUD_LABELS.items()]
 
 # API field path -> form field name, to put service errors next to the right input.
 FIELD_PATHS = {
