@@ -7,15 +7,14 @@ from dataclasses import dataclass
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 from sqlmodel import Session
 from werkzeug.routing import Rule
 from werkzeug.test import TestResponse
 
 from app.models import AcceptanceRecord, RecordStatus
 from app.services import review
-from tests.conftest import login
 from tests.support import Users, submit
+from tests.web.conftest import signed_in
 
 SHARED_TENANT = "3f2504e0-4f89-41d3-9a0c-0305e82c3301"
 A_TENANT = "6fa459ea-ee8a-4ca4-894e-db77e160355e"
@@ -93,12 +92,6 @@ def world(db: Session, users: Users) -> World:
         },
     )
     return World(a_record=a_record, a_shared=a_shared, b_record=b_record, b_shared=b_shared)
-
-
-def signed_in(app: Flask, email: str) -> FlaskClient:
-    client = app.test_client()
-    login(client, email)
-    return client
 
 
 def rules_under(app: Flask, prefix: str) -> list[Rule]:

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from flask import Flask
 from flask.testing import FlaskClient
 from sqlmodel import Session, col, select
 from werkzeug.test import TestResponse
@@ -22,26 +21,10 @@ from app.models import (
     RecordStatus,
 )
 from app.services import review
-from tests.conftest import login
 from tests.support import Users, new_tenant, submit
 
 TEMPLATE_ID = "117a77b0-9360-443b-8795-c6dedc750cf9"
 TENANT = "3f2504e0-4f89-41d3-9a0c-0305e82c3301"
-
-
-@pytest.fixture
-def client_a(users: Users, client: FlaskClient) -> FlaskClient:
-    """Reseller A's submitter, signed in."""
-    login(client, "submitter@a.test")
-    return client
-
-
-@pytest.fixture
-def client_b(app: Flask, users: Users) -> FlaskClient:
-    """Reseller B's submitter, signed in."""
-    other = app.test_client()
-    login(other, "submitter@b.test")
-    return other
 
 
 def form(**overrides: str) -> dict[str, str]:

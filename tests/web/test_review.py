@@ -14,27 +14,11 @@ from werkzeug.test import TestResponse
 
 from app.models import AcceptanceRecord, AuditEvent, RecordStatus, utcnow
 from app.services import review
-from tests.conftest import login
 from tests.support import Users, submit
 
 TENANT = "3f2504e0-4f89-41d3-9a0c-0305e82c3301"
 
 Seen = list[tuple[int, str, int | None]]
-
-
-@pytest.fixture
-def reviewer(users: Users, client: FlaskClient) -> FlaskClient:
-    """The provider's reviewer, signed in."""
-    login(client, "reviewer@provider.test")
-    return client
-
-
-@pytest.fixture
-def client_a(app: Flask, users: Users) -> FlaskClient:
-    """Reseller A's submitter, signed in."""
-    other = app.test_client()
-    login(other, "submitter@a.test")
-    return other
 
 
 @pytest.fixture

@@ -88,6 +88,7 @@ def new_acceptance() -> Any:
 
 
 def _prefill_customer(form: AcceptanceForm, customer_id: int | None) -> None:
+    """Fill the customer fields from one of the reseller's customers (scoped: 404 otherwise)."""
     if customer_id is None:
         return
     db, user = get_session(), actor()
@@ -148,12 +149,8 @@ def edit_acceptance(public_id: str) -> Any:
 
 
 def _fill_from_record(form: AcceptanceForm, record: AcceptanceRecord) -> None:
-    db, user = get_session(), actor()
-    customer = get_customer(db, user, record.customer_id)
-    form.tenant_id.data = customer.tenant_id
-    form.company_name.data = reseller_name_for(db, customer, user.organization_id)
-    form.domain.data = customer.domain
-    form.cloud.data = customer.cloud
+    db = get_session()
+    _prefill_customer(form, record.customer_id)
     form.template_id.data = agreements.current_template(db, record.agreement_type).template_id
     form.date_agreed.data = record.date_agreed.isoformat()
     form.first_name.data = record.contact_first_name
