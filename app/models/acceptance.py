@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, Column, Date, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Column, Date, ForeignKey, Index, Integer, String, Text, text
 from sqlmodel import Field, SQLModel
 
 from app.models.base import UTCDateTime, new_public_id, utcnow
@@ -79,6 +79,11 @@ class Source(StrEnum):
     CSV = "csv"
 
 
+# Every ORM update of a record is a compare-and-set on this counter: an UPDATE that finds the
+# row changed since it was read matches nothing, and SQLAlchemy raises StaleDataError.
+_version_column = Column("version", Integer, nullable=False, default=1, server_default=text("1"))
+
+
 class AcceptanceRecord(SQLModel, table=True):
     """A submitted acceptance, its review, and its forwarding state (the outbox row)."""
 
@@ -88,6 +93,7 @@ class AcceptanceRecord(SQLModel, table=True):
         Index("ix_acceptance_record_reseller_created", "reseller_id", "created_at", "id"),
         Index("ix_acceptance_record_status_next_attempt", "status", "next_attempt_at"),
     )
+    __mapper_args__ = {"version_id_col": _version_column}
 
     id: int | None = Field(default=None, primary_key=True)
     public_id: str = Field(default_factory=new_public_id, sa_type=String(32), unique=True)
@@ -133,6 +139,7 @@ class AcceptanceRecord(SQLModel, table=True):
         ),
     )
 
+    version: int = Field(default=1, sa_column=_version_column)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     submitted_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -112,6 +112,7 @@ def submit(
         subject_id=record.public_id,
         organization_id=record.reseller_id,
         details={
+            "to": record.status,
             "source": source.value,
             "customer_tenant_id": customer.tenant_id,
             "template_id": record.template_id,
@@ -148,7 +149,12 @@ def resubmit(
         subject_type="acceptance",
         subject_id=record.public_id,
         organization_id=record.reseller_id,
-        details={"changed": changed, "flags": record.flags},
+        details={
+            "from": RecordStatus.RETURNED.value,
+            "to": record.status,
+            "changed": changed,
+            "flags": record.flags,
+        },
     )
     return record
 
@@ -162,6 +168,7 @@ def withdraw(
         raise InvalidTransition(
             f"Only a record waiting for review can be withdrawn; this one is {record.status}."
         )
+    previous = record.status
     record.status = RecordStatus.WITHDRAWN.value
     record.status_reason = (reason or "").strip()[:1000] or "Withdrawn by the reseller."
     record.updated_at = record.finished_at = utcnow()
@@ -174,7 +181,7 @@ def withdraw(
         subject_type="acceptance",
         subject_id=record.public_id,
         organization_id=record.reseller_id,
-        details={"reason": record.status_reason},
+        details={"from": previous, "to": record.status, "reason": record.status_reason},
     )
     return record
 

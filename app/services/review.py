@@ -76,7 +76,7 @@ def _transition(
         subject_type="acceptance",
         subject_id=record.public_id,
         organization_id=record.reseller_id,
-        details={"from": previous, "reason": reason} if reason else {"from": previous},
+        details={"from": previous, "to": to.value, **({"reason": reason} if reason else {})},
     )
     return record
 

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 from flask import Flask, flash, request, url_for
 from flask_wtf import FlaskForm
+from sqlalchemy.orm.exc import StaleDataError
 
 from app.db import get_session
 from app.models import Flag, RecordStatus
@@ -110,6 +111,12 @@ def attempt(
     except (NotFound, PermissionDenied):
         db.rollback()
         raise
+    except StaleDataError:
+        db.rollback()
+        flash(
+            "Someone changed this record while you were working on it: see its state now.", "error"
+        )
+        return None
     except DomainError as exc:
         db.rollback()
         flash(exc.message, "error")

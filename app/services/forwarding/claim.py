@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from app.models import (
     AcceptanceRecord,
@@ -31,6 +31,8 @@ from app.services.forwarding.state import (
     settle,
     upstream_paused_until,
 )
+
+LAPSED_RECHECK_SECONDS = 2.0
 
 
 def claim(
@@ -82,18 +84,23 @@ def claim(
             defer(record, session, wait_until, now)
             return ClaimResult(ClaimKind.DEFERRED, retry_at=wait_until)
 
-    busy_until = session.exec(
-        select(AcceptanceRecord.lease_expires_at)
+    in_flight = session.exec(
+        select(AcceptanceRecord.id, AcceptanceRecord.lease_expires_at)
         .where(AcceptanceRecord.customer_id == record.customer_id)
         .where(AcceptanceRecord.id != record.id)
         .where(AcceptanceRecord.status == RecordStatus.FORWARDING)
-        .where(col(AcceptanceRecord.lease_expires_at) > now)
-        .order_by(col(AcceptanceRecord.lease_expires_at).desc())
-    ).first()
-    if busy_until is not None:
-        # One request at a time per customer: wait for the other record's outcome.
-        defer(record, session, busy_until, now)
-        return ClaimResult(ClaimKind.DEFERRED, retry_at=busy_until)
+    ).all()
+    if in_flight:
+        # One request at a time per customer. Even a lapsed one may have landed upstream (its
+        # worker died after sending): it goes first, with its own request id, so that what it
+        # sent is recorded as its own; this record waits for that outcome.
+        lapsed = [rid for rid, until in in_flight if until is None or until <= now]
+        live = [until for _rid, until in in_flight if until is not None and until > now]
+        wait_until = max(live) if live else now + timedelta(seconds=LAPSED_RECHECK_SECONDS)
+        defer(record, session, wait_until, now)
+        return ClaimResult(
+            ClaimKind.DEFERRED, retry_at=wait_until, wake=[r for r in lapsed if r is not None]
+        )
 
     previous = record.status
     record.status = RecordStatus.FORWARDING.value
@@ -108,7 +115,12 @@ def claim(
         session,
         record,
         "forwarding.claimed",
-        {"from": previous, "attempt": record.attempts, "request_id": record.pending_request_id},
+        {
+            "from": previous,
+            "to": record.status,
+            "attempt": record.attempts,
+            "request_id": record.pending_request_id,
+        },
     )
     request = ConfirmationRequest(
         customer_tenant_id=customer.tenant_id,

@@ -149,12 +149,13 @@ def record_retry(
             code=code,
         )
         return RecordResult(status=record.status)
-    defer(record, session, retry_at, now)
-    audit_record(
-        session,
+    defer(
         record,
-        "forwarding.retry_scheduled",
-        {"code": code, "attempt": record.attempts, "next_attempt_at": retry_at.isoformat()},
+        session,
+        retry_at,
+        now,
+        action="forwarding.retry_scheduled",
+        details={"code": code, "attempt": record.attempts},
     )
     return RecordResult(status=record.status, retry_at=retry_at)
 
@@ -203,6 +204,6 @@ def release_waiting(session: Session, record: AcceptanceRecord, now: datetime) -
         session.execute(
             update(AcceptanceRecord)
             .where(col(AcceptanceRecord.id).in_(waiting))
-            .values(next_attempt_at=now)
+            .values(next_attempt_at=now, version=col(AcceptanceRecord.version) + 1)
         )
     return waiting

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
+from sqlalchemy.orm.exc import StaleDataError
+from sqlmodel import Session
 
 from app.db import session_scope
 from app.models import utcnow
@@ -20,9 +22,10 @@ from app.partner_center.errors import AuthFailed, Rejected, Transient
 from app.partner_center.gateway import Gateway
 from app.services.forwarding.claim import claim
 from app.services.forwarding.outcome import record_outcome, record_rejection, record_retry
-from app.services.forwarding.state import Claim, ClaimKind
+from app.services.forwarding.state import Claim, ClaimKind, RecordResult
 
 log = logging.getLogger(__name__)
+RECORD_STEP_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -65,25 +68,34 @@ def forward_record(
     clock: Callable[[], datetime] = utcnow,
 ) -> ForwardResult:
     """Forward one record if it is due; safe to call twice or concurrently for the same id."""
-    with session_scope(engine) as session:
-        result = claim(
-            session,
-            record_id=record_id,
-            now=clock(),
-            owner=owner,
-            lease_seconds=policy.lease_seconds,
-        )
+    try:
+        with session_scope(engine) as session:
+            result = claim(
+                session,
+                record_id=record_id,
+                now=clock(),
+                owner=owner,
+                lease_seconds=policy.lease_seconds,
+            )
+    except StaleDataError:
+        # Someone changed the record between our read and our write: not ours to send now.
+        return ForwardResult(ClaimKind.SKIPPED.value)
     if result.kind != ClaimKind.CLAIMED or result.claim is None:
-        return ForwardResult(result.kind.value, status=result.status, retry_at=result.retry_at)
+        return ForwardResult(
+            result.kind.value, status=result.status, retry_at=result.retry_at, wake=result.wake
+        )
     held = result.claim
     try:
         outcome = gateway.confirm(held.request)
     except Rejected as exc:
-        with session_scope(engine) as session:
-            done = record_rejection(
-                session, claim_=held, code=exc.code, message=exc.message, now=clock()
-            )
-        return ForwardResult("failed", status=done.status)
+        code, message = exc.code, exc.message
+        done = _recorded(
+            engine,
+            lambda session: record_rejection(
+                session, claim_=held, code=code, message=message, now=clock()
+            ),
+        )
+        return ForwardResult("failed", status=done.status, wake=done.wake)
     except Transient as exc:
         pause = None
         if exc.status == 429:
@@ -100,9 +112,26 @@ def forward_record(
         return _retry(
             engine, held, policy, clock, "internal_error", type(exc).__name__, False, None, None
         )
-    with session_scope(engine) as session:
-        done = record_outcome(session, claim_=held, outcome=outcome, now=clock())
+    done = _recorded(
+        engine, lambda session: record_outcome(session, claim_=held, outcome=outcome, now=clock())
+    )
     return ForwardResult(outcome.kind.value, status=done.status, wake=done.wake)
+
+
+def _recorded(engine: Engine, step: Callable[[Session], RecordResult]) -> RecordResult:
+    """Run a record step in its own transaction, again if the record changed meanwhile.
+
+    What Partner Center answered must not be lost to a concurrent update of the record
+    (e.g. a sibling being released): the step re-reads everything, so repeating it is safe.
+    """
+    for attempt in range(RECORD_STEP_ATTEMPTS):
+        try:
+            with session_scope(engine) as session:
+                return step(session)
+        except StaleDataError:
+            if attempt == RECORD_STEP_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
 
 
 def _retry(
@@ -116,10 +145,11 @@ def _retry(
     retry_after: float | None,
     pause_until: datetime | None,
 ) -> ForwardResult:
-    with session_scope(engine) as session:
-        now = clock()
-        retry_at = pause_until or now + timedelta(seconds=policy.backoff(held.attempt, retry_after))
-        done = record_retry(
+    now = clock()
+    retry_at = pause_until or now + timedelta(seconds=policy.backoff(held.attempt, retry_after))
+    done = _recorded(
+        engine,
+        lambda session: record_retry(
             session,
             claim_=held,
             code=code,
@@ -129,5 +159,6 @@ def _retry(
             max_attempts=policy.max_attempts,
             now=now,
             pause_until=pause_until,
-        )
+        ),
+    )
     return ForwardResult("retry", status=done.status, retry_at=done.retry_at)

@@ -48,6 +48,7 @@ class ClaimResult:
     claim: Claim | None = None
     retry_at: datetime | None = None
     status: str | None = None
+    wake: list[int] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -60,11 +61,16 @@ class RecordResult:
 
 
 def lock_customer(session: Session, customer_id: int) -> Customer:
-    # PostgreSQL: a row lock. SQLite: every transaction already holds the write lock.
+    """Serialise forwarding per customer for the rest of the transaction.
+
+    PostgreSQL: a row lock on the customer. SQLite: every writing transaction already holds the
+    database's write lock (BEGIN IMMEDIATE).
+    """
     return session.exec(select(Customer).where(Customer.id == customer_id).with_for_update()).one()
 
 
 def locked_record(session: Session, record_id: int) -> tuple[AcceptanceRecord, Customer] | None:
+    """The record and its customer, read after taking the customer's lock; None if gone."""
     record = session.get(AcceptanceRecord, record_id)
     if record is None:
         return None
@@ -110,6 +116,7 @@ def pause_upstream(session: Session, *, until: datetime, reason: str) -> None:
 def audit_record(
     session: Session, record: AcceptanceRecord, action: str, details: dict[str, object]
 ) -> None:
+    """An audit event of the worker (the system) about a record."""
     record_event(
         session,
         actor=None,
@@ -131,6 +138,7 @@ def settle(
     confirmation: Confirmation | None = None,
     code: str | None = None,
 ) -> None:
+    """Put a record in a status the worker decided, with the reason, and audit it."""
     previous = record.status
     record.status = status.value
     record.status_reason = reason
@@ -146,14 +154,26 @@ def settle(
         record.upstream_message = reason
     session.add(record)
     session.flush()
-    details: dict[str, object] = {"from": previous, "reason": reason}
+    details: dict[str, object] = {"from": previous, "to": record.status, "reason": reason}
     if confirmation is not None:
         details["confirmation_id"] = confirmation.id
     audit_record(session, record, f"forwarding.{status.value}", details)
 
 
-def defer(record: AcceptanceRecord, session: Session, until: datetime, now: datetime) -> None:
-    # A record whose lease expired goes back to approved; its pending request id stays.
+def defer(
+    record: AcceptanceRecord,
+    session: Session,
+    until: datetime,
+    now: datetime,
+    *,
+    action: str = "forwarding.lease_lapsed",
+    details: dict[str, object] | None = None,
+) -> None:
+    """Try the record again at `until`; one whose lease lapsed goes back to `approved`.
+
+    Its pending request id stays: the lapsed attempt may have reached Partner Center.
+    """
+    previous = record.status
     record.status = RecordStatus.APPROVED.value
     record.next_attempt_at = until
     record.lease_owner = None
@@ -161,6 +181,18 @@ def defer(record: AcceptanceRecord, session: Session, until: datetime, now: date
     record.updated_at = now
     session.add(record)
     session.flush()
+    if previous != record.status:
+        audit_record(
+            session,
+            record,
+            action,
+            {
+                "from": previous,
+                "to": record.status,
+                "next_attempt_at": until.isoformat(),
+                **(details or {}),
+            },
+        )
 
 
 def due_record_ids(session: Session, *, now: datetime, limit: int = 500) -> list[int]:
@@ -185,6 +217,7 @@ def due_record_ids(session: Session, *, now: datetime, limit: int = 500) -> list
 
 
 def covered_reason(entry: Confirmation, *, ours: bool) -> str:
+    """Why a record is settled by a ledger entry, in words for people."""
     if ours:
         return "Confirmed in Partner Center."
     when = f" (accepted {entry.date_agreed.isoformat()})" if entry.date_agreed else ""

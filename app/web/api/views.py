@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Blueprint, jsonify, request, url_for
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 
 from app.context import current_settings as settings
 from app.db import get_session
@@ -34,6 +35,12 @@ def _error(status: int, message: str, errors: dict[str, list[str]] | None = None
     response = jsonify(body)
     response.status_code = status
     return response
+
+
+@bp.errorhandler(StaleDataError)
+def _changed_meanwhile(_exc: StaleDataError) -> Any:
+    get_session().rollback()
+    return _error(409, "The record changed while this request ran; read it again.")
 
 
 @bp.errorhandler(DomainError)
