@@ -352,3 +352,32 @@ def _tenant(world: World, record: AcceptanceRecord) -> str:
     tenant_id = world.db.get_one(Customer, record.customer_id).tenant_id
     world.db.commit()
     return tenant_id
+
+
+def test_sibling_waits_for_a_record_whose_request_got_no_answer(world: World) -> None:
+    """X's request landed but timed out; Y must not claim the customer before X asks again."""
+    tenant = new_tenant()
+    first = approved(
+        world.db, world.users.a_submitter, world.users.reviewer, **{"customer.tenantId": tenant}
+    )
+    second = approved(
+        world.db,
+        world.users.b_submitter,
+        world.users.reviewer,
+        **{"customer.tenantId": tenant, "contact.email": "jae.park@contoso.example"},
+    )
+    world.fake.store.set_faults({"hangAfterCommitRate": 1.0, "hangSeconds": 2})
+    start = datetime.now(UTC)
+    assert world.forward(first, at=start).outcome == "retry"
+    world.fake.store.set_faults({"hangAfterCommitRate": 0.0})
+
+    waiting = world.forward(second, at=start + timedelta(seconds=1))
+    assert waiting.outcome == "deferred"
+    assert waiting.wake == [first.id]
+    # The first one, woken ahead of its backoff, finds its own confirmation upstream.
+    assert world.reload(first).next_attempt_at == start + timedelta(seconds=1)
+    assert world.forward(first, at=start + timedelta(seconds=1)).outcome == "already_ours"
+    assert world.forward(second, at=start + timedelta(seconds=5)).outcome == "settled"
+
+    assert (world.reload(first).status, world.reload(second).status) == ("confirmed", "duplicate")
+    assert world.stats(tenant) == {"posts": 1, "accepted": 1}

@@ -8,7 +8,8 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from sqlmodel import Session, select
+from sqlalchemy import update
+from sqlmodel import Session, col, select
 
 from app.models import (
     AcceptanceRecord,
@@ -84,23 +85,11 @@ def claim(
             defer(record, session, wait_until, now)
             return ClaimResult(ClaimKind.DEFERRED, retry_at=wait_until)
 
-    in_flight = session.exec(
-        select(AcceptanceRecord.id, AcceptanceRecord.lease_expires_at)
-        .where(AcceptanceRecord.customer_id == record.customer_id)
-        .where(AcceptanceRecord.id != record.id)
-        .where(AcceptanceRecord.status == RecordStatus.FORWARDING)
-    ).all()
-    if in_flight:
-        # One request at a time per customer. Even a lapsed one may have landed upstream (its
-        # worker died after sending): it goes first, with its own request id, so that what it
-        # sent is recorded as its own; this record waits for that outcome.
-        lapsed = [rid for rid, until in in_flight if until is None or until <= now]
-        live = [until for _rid, until in in_flight if until is not None and until > now]
-        wait_until = max(live) if live else now + timedelta(seconds=LAPSED_RECHECK_SECONDS)
+    waiting_for = _unanswered_siblings(session, record, now)
+    if waiting_for is not None:
+        wait_until, wake = waiting_for
         defer(record, session, wait_until, now)
-        return ClaimResult(
-            ClaimKind.DEFERRED, retry_at=wait_until, wake=[r for r in lapsed if r is not None]
-        )
+        return ClaimResult(ClaimKind.DEFERRED, retry_at=wait_until, wake=wake)
 
     previous = record.status
     record.status = RecordStatus.FORWARDING.value
@@ -147,3 +136,50 @@ def _not_before(record: AcceptanceRecord, now: datetime) -> datetime | None:
     # Accepted "today" in a time zone ahead of UTC: Partner Center would call it the future.
     day = forwarding_day(record)
     return day if day > now else None
+
+
+def _unanswered_siblings(
+    session: Session, record: AcceptanceRecord, now: datetime
+) -> tuple[datetime, list[int]] | None:
+    """Whether another record of the customer must go first, and until when to wait.
+
+    One request at a time per customer. A sibling in flight, or one whose last request got no
+    answer (a timeout, or its worker died after sending), may already be confirmed upstream:
+    it asks again first, with its own request id, so that what it sent is recorded as its own.
+    A lapsed or waiting sibling is woken now; this record looks again shortly after.
+    """
+    siblings = session.exec(
+        select(
+            AcceptanceRecord.id,
+            AcceptanceRecord.status,
+            AcceptanceRecord.lease_expires_at,
+            AcceptanceRecord.next_attempt_at,
+        )
+        .where(AcceptanceRecord.customer_id == record.customer_id)
+        .where(AcceptanceRecord.id != record.id)
+        .where(col(AcceptanceRecord.pending_request_id).is_not(None))
+        .where(col(AcceptanceRecord.status).in_((RecordStatus.FORWARDING, RecordStatus.APPROVED)))
+    ).all()
+    live = [
+        lease
+        for _id, status, lease, _next in siblings
+        if status == RecordStatus.FORWARDING and lease is not None and lease > now
+    ]
+    if live:
+        return max(live), []
+    if record.pending_request_id is not None or not siblings:
+        # This record's own unanswered request is as old a claim as theirs: it may ask now.
+        return None
+    wake = [rid for rid, _status, _lease, _next in siblings if rid is not None]
+    overdue = [
+        rid
+        for rid, status, _lease, next_at in siblings
+        if status == RecordStatus.APPROVED and next_at is not None and next_at > now
+    ]
+    if overdue:
+        session.execute(
+            update(AcceptanceRecord)
+            .where(col(AcceptanceRecord.id).in_(overdue))
+            .values(next_attempt_at=now, version=col(AcceptanceRecord.version) + 1)
+        )
+    return now + timedelta(seconds=LAPSED_RECHECK_SECONDS), wake
