@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PORT ?= 8000
 
-.PHONY: install run test test-fast lint format migrate seed clean browsers
+.PHONY: install run test lint format migrate seed clean chaos
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -43,3 +43,7 @@ format: install
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache
+
+## Long fault-injection runs (5,000 records, PostgreSQL + Redis and embedded); writes docs/RELIABILITY.md.
+chaos: install
+	$(BIN)/python -m tests.integration.chaos --records 5000 --customers 800 --fault-seconds 240 --report docs/RELIABILITY.md

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import click
 from alembic import command
@@ -16,7 +19,7 @@ from app.config import PROJECT_ROOT
 from app.context import current_settings
 from app.db import get_engine, session_scope
 from app.models import Organization, OrgKind, Role, User
-from app.services import agreements
+from app.services import agreements, monitor
 from app.services.errors import DomainError, ValidationFailed
 from app.services.users import create_api_token, create_user
 
@@ -180,6 +183,87 @@ def tokens_create(email: str, label: str) -> None:
         except DomainError as exc:
             raise click.ClickException(exc.message) from None
     click.echo(secret)
+
+
+@cli.group()
+def forwarding() -> None:
+    """The forwarding pipeline to Partner Center."""
+
+
+@forwarding.command("backlog")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (for scripts and monitoring).")
+@with_appcontext
+def forwarding_backlog(as_json: bool) -> None:
+    """Records per status, what is due, leases of lost workers and any throttling pause."""
+    with session_scope(get_engine()) as session:
+        # limit=0: only the counts and times are printed, not the records the web monitor lists.
+        snap = monitor.snapshot(session, limit=0)
+    data = backlog_data(snap)
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+        return
+    width = max(len(status) for status in snap.counts_by_status)
+    click.echo(f"Forwarding backlog at {_when(snap.taken_at)}")
+    click.echo("")
+    click.echo(f"  {'status':<{width}}  {'records':>7}")
+    for status, count in snap.counts_by_status.items():
+        click.echo(f"  {status:<{width}}  {count:>7}")
+    click.echo(f"  {'total':<{width}}  {sum(snap.counts_by_status.values()):>7}")
+    click.echo("")
+    click.echo(f"Due now:           {snap.due_now} approved record(s)")
+    if snap.oldest_due is None:
+        click.echo("Oldest due:        none")
+    else:
+        ago = _duration(data["oldest_due_age_seconds"])
+        click.echo(f"Oldest due:        {_when(snap.oldest_due)} ({ago} ago)")
+    click.echo(
+        f"Expired leases:    {snap.expired_leases} (workers lost mid-flight; "
+        "the sweeper re-enqueues them)"
+    )
+    if snap.paused_until is None:
+        click.echo("Throttling pause:  none")
+    else:
+        left = _duration(data["paused_for_seconds"])
+        click.echo(f"Throttling pause:  until {_when(snap.paused_until)} ({left} left)")
+
+
+def backlog_data(snap: monitor.Snapshot) -> dict[str, Any]:
+    """The backlog as JSON-ready data (the shape `intake forwarding backlog --json` prints)."""
+
+    def iso(value: datetime | None) -> str | None:
+        return value.isoformat() if value is not None else None
+
+    def seconds(start: datetime | None, end: datetime | None) -> float | None:
+        if start is None or end is None:
+            return None
+        return round(max(0.0, (end - start).total_seconds()), 3)
+
+    return {
+        "taken_at": iso(snap.taken_at),
+        "counts_by_status": dict(snap.counts_by_status),
+        "total": sum(snap.counts_by_status.values()),
+        "due_now": snap.due_now,
+        "oldest_due": iso(snap.oldest_due),
+        "oldest_due_age_seconds": seconds(snap.oldest_due, snap.taken_at),
+        "expired_leases": snap.expired_leases,
+        "paused_until": iso(snap.paused_until),
+        "paused_for_seconds": seconds(snap.taken_at, snap.paused_until),
+    }
+
+
+def _when(value: datetime) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+def _duration(seconds: float | None) -> str:
+    """`3725` -> `1 h 2 min`: the two largest units are enough to read a backlog."""
+    total = int(seconds or 0)
+    parts: list[str] = []
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60), ("s", 1)):
+        if total >= size or (unit == "s" and not parts):
+            parts.append(f"{total // size} {unit}")
+            total %= size
+    return " ".join(parts[:2])
 
 
 @cli.command("fake-partner-center")

@@ -6,6 +6,7 @@ process (web, worker, beat, CLI) agrees on the same values.
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 from collections.abc import Mapping
@@ -63,6 +64,10 @@ class Settings:
     forward_short_countdown_max_seconds: float = 60.0
     template_sync_seconds: float = 3600.0
     broker_publish_timeout_seconds: float = 2.0
+    # Cap of requests per second to Partner Center for all workers together; 0 = no cap.
+    upstream_max_requests_per_second: float = 0.0
+    # Redis holding the shared cap; empty = the broker's when that is Redis, else in-process.
+    redis_url: str = ""
     session_cookie_secure: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -89,6 +94,8 @@ class Settings:
         "FORWARD_SWEEP_SECONDS": "forward_sweep_seconds",
         "TEMPLATE_SYNC_SECONDS": "template_sync_seconds",
         "BROKER_PUBLISH_TIMEOUT_SECONDS": "broker_publish_timeout_seconds",
+        "UPSTREAM_MAX_REQUESTS_PER_SECOND": "upstream_max_requests_per_second",
+        "REDIS_URL": "redis_url",
         "SESSION_COOKIE_SECURE": "session_cookie_secure",
     }
 
@@ -120,11 +127,16 @@ class Settings:
         instance_dir = Path(self.instance_dir)
         database_url = self.database_url or f"sqlite:///{instance_dir / 'intake.sqlite'}"
         broker_url = self.celery_broker_url or f"sqla+sqlite:///{instance_dir / 'broker.sqlite'}"
+        redis_url = self.redis_url
+        if not redis_url and broker_url.startswith(("redis://", "rediss://")):
+            # A distributed deployment already runs Redis for the broker: share the cap there.
+            redis_url = broker_url
         settings = replace(
             self,
             instance_dir=instance_dir,
             database_url=normalize_database_url(database_url),
             celery_broker_url=broker_url,
+            redis_url=redis_url,
         )
         settings.check()
         return settings
@@ -144,6 +156,14 @@ class Settings:
             raise ConfigError(
                 "PARTNER_CENTER_FLOW=enhanced is not available in this release; use 'legacy'"
             )
+        rate = self.upstream_max_requests_per_second
+        if not (math.isfinite(rate) and rate >= 0):
+            raise ConfigError(
+                "UPSTREAM_MAX_REQUESTS_PER_SECOND must be 0 (no cap) or a positive number, "
+                f"not {rate!r}"
+            )
+        if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise ConfigError("REDIS_URL must start with redis://, rediss:// or unix://")
         if self.env == "production" and len(self.secret_key) < 32:
             raise ConfigError("SECRET_KEY must be set to at least 32 random characters")
 

@@ -12,29 +12,25 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from alembic import command
 from flask import Flask, g
 from flask.testing import FlaskClient
 from sqlmodel import Session
 
 from app import create_app
-from app.cli import alembic_config
 from app.db import get_session, make_engine
 from app.partner_center.fake_server import FakeServer
-from tests.support import PASSWORD, SEED_EMAILS, SEED_ORGS, Users, in_ci, load_users, seed
+from tests.support import (
+    PASSWORD,
+    SEED_EMAILS,
+    SEED_ORGS,
+    Users,
+    in_ci,
+    load_users,
+    migrate_and_seed,
+)
 
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
-
-
-def migrate_and_seed(url: str) -> None:
-    """An empty database to the latest schema, with the seeded users."""
-    command.upgrade(alembic_config(url), "head")
-    engine = make_engine(url)
-    try:
-        seed(engine)
-    finally:
-        engine.dispose()
 
 
 def unavailable(what: str, why: str) -> None:

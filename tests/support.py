@@ -39,6 +39,21 @@ SEED_EMAILS = tuple(u[1] for u in USERS)
 SEED_ORGS = tuple(o[0] for o in ORGS)
 
 
+def migrate_and_seed(url: str) -> None:
+    """An empty database to the latest schema, with the seeded users."""
+    from alembic import command
+
+    from app.cli import alembic_config
+    from app.db import make_engine
+
+    command.upgrade(alembic_config(url), "head")
+    engine = make_engine(url)
+    try:
+        seed(engine)
+    finally:
+        engine.dispose()
+
+
 def seed(engine: sa.Engine) -> None:
     """Organizations and users every test starts with (one hash: argon2 is slow on purpose)."""
     password_hash = hash_password(PASSWORD)

@@ -52,6 +52,11 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             "socket_connect_timeout": settings.broker_publish_timeout_seconds,
         }
         config["visibility_timeout"] = visibility_timeout
+        config["result_backend_transport_options"] = {"visibility_timeout": visibility_timeout}
+    elif settings.celery_broker_url.startswith("sqla+sqlite"):
+        # kombu hands these to SQLAlchemy's create_engine: wait for the broker file's write
+        # lock (workers and publishers share it) instead of failing after pysqlite's 5 s.
+        config["broker_transport_options"] = {"connect_args": {"timeout": 30}}
     return config
 
 

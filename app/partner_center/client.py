@@ -19,6 +19,7 @@ import httpx
 
 from app.partner_center.auth import TokenProvider
 from app.partner_center.errors import AuthFailed, PartnerCenterError, Rejected, Transient
+from app.partner_center.ratelimit import NoLimit, RateLimiter
 
 _GUID_RE = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 
@@ -216,8 +217,10 @@ class PartnerCenterClient:
         connect_timeout: float = 5.0,
         transport: httpx.BaseTransport | None = None,
         app_name: str = "intake-portal",
+        rate_limiter: RateLimiter | None = None,
     ) -> None:
         self._token_provider = token_provider
+        self._rate_limiter: RateLimiter = rate_limiter if rate_limiter is not None else NoLimit()
         self._app_name = app_name
         self._http = httpx.Client(
             base_url=base_url,
@@ -322,6 +325,8 @@ class PartnerCenterClient:
         json: Any = None,
         request_id: str | None = None,
     ) -> Any:
+        # Wait for the cap before taking the token, so that a long wait cannot stale it.
+        self._rate_limiter.acquire()
         token = self._token_provider.get_token()
         if not token or not token.strip():
             raise AuthFailed("the token provider returned an empty token", code="empty_token")

@@ -66,6 +66,7 @@ class FakeStore:
             self._posts: dict[str, int] = {}
             self._accepted: dict[str, int] = {}
             self._posts_total = 0
+            self._injected: dict[str, int] = {}
             self._faults = FaultSettings()
             self._rng = random.Random()
             self._requests: deque[RequestRecord] = deque(maxlen=500)
@@ -127,6 +128,9 @@ class FakeStore:
                 and f.hangAfterCommitRate > 0
                 and self._rng.random() < f.hangAfterCommitRate
             )
+            for name in (action, "hangAfterCommit" if hang else None):
+                if name is not None:
+                    self._injected[name] = self._injected.get(name, 0) + 1
             return FaultDecision(
                 latency=f.latencyMs / 1000.0,
                 action=action,
@@ -293,7 +297,11 @@ class FakeStore:
                 self._posts[tenant] = self._posts.get(tenant, 0) + 1
 
     def stats(self) -> dict[str, Any]:
-        """`{"posts", "accepted", "byCustomer": {tenant: {"posts", "accepted"}}}`."""
+        """`{"posts", "accepted", "byCustomer": {tenant: {"posts", "accepted"}}, "faults"}`.
+
+        `faults` counts the faults injected so far, by kind (timeout, error5xx, throttle,
+        hangAfterCommit), so fault tests can report what they went through.
+        """
         with self._lock:
             tenants = sorted(set(self._posts) | set(self._accepted))
             return {
@@ -303,6 +311,7 @@ class FakeStore:
                     t: {"posts": self._posts.get(t, 0), "accepted": self._accepted.get(t, 0)}
                     for t in tenants
                 },
+                "faults": dict(sorted(self._injected.items())),
             }
 
     def record_request(self, record: RequestRecord) -> None:

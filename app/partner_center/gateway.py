@@ -21,6 +21,7 @@ from app.partner_center.client import (
     PartnerCenterClient,
 )
 from app.partner_center.errors import Rejected
+from app.partner_center.ratelimit import RateLimiter
 
 CUSTOMER_AGREEMENT = "MicrosoftCustomerAgreement"
 DUPLICATE_CODE = "600061"
@@ -214,9 +215,19 @@ class LegacyGateway:
 
 
 def build_gateway(
-    *, base_url: str, flow: str, token_provider: TokenProvider, timeout: float
+    *,
+    base_url: str,
+    flow: str,
+    token_provider: TokenProvider,
+    timeout: float,
+    rate_limiter: RateLimiter | None = None,
 ) -> Gateway:
-    """The gateway for `flow`; only "legacy" exists so far (ValueError otherwise)."""
+    """The gateway for `flow`; only "legacy" exists so far (ValueError otherwise).
+
+    `rate_limiter` paces every HTTP request of its client (none by default).
+    """
     if flow != "legacy":
         raise ValueError(f"unsupported Partner Center flow {flow!r}; available: {', '.join(FLOWS)}")
-    return LegacyGateway(PartnerCenterClient(base_url, token_provider, timeout=timeout))
+    return LegacyGateway(
+        PartnerCenterClient(base_url, token_provider, timeout=timeout, rate_limiter=rate_limiter)
+    )

@@ -13,6 +13,7 @@ from app.partner_center.auth import (
     TokenProvider,
 )
 from app.partner_center.gateway import Gateway, build_gateway
+from app.partner_center.ratelimit import build_rate_limiter
 
 _lock = threading.Lock()
 
@@ -44,6 +45,11 @@ def gateway() -> Gateway:
                 flow=settings.partner_center_flow,
                 token_provider=token_provider(settings),
                 timeout=settings.partner_center_timeout_seconds,
+                # One limiter per process; with Redis its bucket is shared by all of them.
+                rate_limiter=build_rate_limiter(
+                    rate=settings.upstream_max_requests_per_second,
+                    redis_url=settings.redis_url or None,
+                ),
             )
             app.extensions["partner_center_gateway"] = existing
     return existing

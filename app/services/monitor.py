@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlmodel import Session, col, func, select
@@ -22,6 +22,10 @@ class Snapshot:
     paused_until: datetime | None
     oldest_due: datetime | None
     expired_leases: int
+    # Every status (zeros included), the approved records due now, and when all this was read.
+    counts_by_status: dict[str, int] = field(default_factory=dict)
+    due_now: int = 0
+    taken_at: datetime = field(default_factory=utcnow)
 
     def all_records(self) -> list[AcceptanceRecord]:
         """Every record the snapshot lists."""
@@ -34,13 +38,12 @@ PIPELINE = (RecordStatus.APPROVED, RecordStatus.FORWARDING, RecordStatus.FAILED)
 def snapshot(session: Session, *, limit: int = 100) -> Snapshot:
     """The pipeline now (provider-only data: callers check the role)."""
     now = utcnow()
-    counts = {status.value: 0 for status in PIPELINE}
+    by_status = {status.value: 0 for status in RecordStatus}
     for status, count in session.exec(
-        select(AcceptanceRecord.status, func.count())
-        .where(col(AcceptanceRecord.status).in_(PIPELINE))
-        .group_by(AcceptanceRecord.status)
+        select(AcceptanceRecord.status, func.count()).group_by(AcceptanceRecord.status)
     ):
-        counts[status] = count
+        by_status[status] = int(count)
+    counts = {status.value: by_status[status.value] for status in PIPELINE}
 
     def of(status: RecordStatus, order: object) -> list[AcceptanceRecord]:
         return list(
@@ -62,6 +65,16 @@ def snapshot(session: Session, *, limit: int = 100) -> Snapshot:
         .where(AcceptanceRecord.status == RecordStatus.APPROVED)
         .where(col(AcceptanceRecord.next_attempt_at) <= now)
     ).one()
+    # "Due" as the sweeper reads it (state.due_record_ids): no next attempt time counts as now.
+    due_now = session.exec(
+        select(func.count())
+        .select_from(AcceptanceRecord)
+        .where(AcceptanceRecord.status == RecordStatus.APPROVED)
+        .where(
+            col(AcceptanceRecord.next_attempt_at).is_(None)
+            | (col(AcceptanceRecord.next_attempt_at) <= now)
+        )
+    ).one()
     expired = session.exec(
         select(func.count())
         .select_from(AcceptanceRecord)
@@ -76,6 +89,9 @@ def snapshot(session: Session, *, limit: int = 100) -> Snapshot:
         paused_until=upstream_paused_until(session, now),
         oldest_due=_aware(oldest_due),
         expired_leases=int(expired),
+        counts_by_status=by_status,
+        due_now=int(due_now),
+        taken_at=now,
     )
 
 

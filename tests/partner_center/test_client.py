@@ -153,6 +153,7 @@ def test_create_returns_the_created_agreement_and_sends_camel_case(
         "posts": 1,
         "accepted": 1,
         "byCustomer": {tenant: {"posts": 1, "accepted": 1}},
+        "faults": {},
     }
 
 

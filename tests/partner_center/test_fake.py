@@ -190,7 +190,12 @@ def test_reset_clears_everything(http: httpx.Client, store: FakeStore, tenant: s
 
     assert http.post("/_fake/reset").status_code == 200
 
-    assert http.get("/_fake/stats").json() == {"posts": 0, "accepted": 0, "byCustomer": {}}
+    assert http.get("/_fake/stats").json() == {
+        "posts": 0,
+        "accepted": 0,
+        "byCustomer": {},
+        "faults": {},
+    }
     assert http.get(f"/_fake/customers/{tenant}/agreements").json()["items"] == []
     assert http.get("/_fake/faults").json() == FaultSettings().to_dict()
     direct = http.get(

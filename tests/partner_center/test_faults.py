@@ -44,6 +44,7 @@ def test_throttling_is_transient_with_retry_after(
         "posts": 1,
         "accepted": 0,
         "byCustomer": {tenant: {"posts": 1, "accepted": 0}},
+        "faults": {"throttle": 1},
     }
 
 

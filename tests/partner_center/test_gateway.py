@@ -75,6 +75,7 @@ def test_sent_when_nothing_covers_the_version(
         "posts": 1,
         "accepted": 1,
         "byCustomer": {tenant: {"posts": 1, "accepted": 1}},
+        "faults": {},
     }
     create = [r for r in store.requests() if r.method == "POST"]
     assert create[0].headers["Ms-Requestid"] == request.request_id

@@ -1,0 +1,48 @@
+"""The fault-injection suite: no approved record lost, no customer confirmed twice.
+
+Bounded versions of `make chaos`, on PostgreSQL + Redis with three workers and on the embedded
+mode (SQLite + the embedded broker) with two.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.integration.chaos import Scenario, markdown, run
+
+pytestmark = pytest.mark.slow
+
+
+def _report(name: str, found: object) -> None:
+    from tests.integration.chaos_check import Findings
+
+    assert isinstance(found, Findings)
+    print("\n" + markdown([(name, found)]))  # noqa: T201 (shown with -s, and on failure)
+
+
+def test_distributed_pipeline_survives_kills_broker_loss_and_upstream_faults(
+    postgres_url: str, redis_url: str, tmp_path: Path
+) -> None:
+    scenario = Scenario(name="PostgreSQL + Redis", records=300, customers=60, workers=3)
+    found = run(scenario, database_url=postgres_url, work_dir=tmp_path)
+    _report(scenario.name, found)
+    assert found.violations == []
+    assert found.figures["kills_in_flight"] >= 3
+    assert found.figures["broker_losses"] >= 2
+    faults = found.figures["injected_upstream_faults"]
+    assert {"error5xx", "throttle", "timeout", "hangAfterCommit"} <= set(faults)
+
+
+def test_embedded_pipeline_survives_kills_and_lost_messages_without_lock_errors(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    scenario = Scenario(
+        name="SQLite + embedded broker", embedded=True, records=300, customers=60, workers=2
+    )
+    found = run(scenario, database_url=sqlite_url, work_dir=tmp_path)
+    _report(scenario.name, found)
+    assert found.violations == []
+    assert found.figures["database_is_locked_in_logs"] == 0
+    assert found.figures["kills_in_flight"] >= 3
