@@ -149,7 +149,8 @@ class RedisRateLimiter:
     up to 10 % jitter so that waiting workers do not all ask again at the same instant) and asks
     again. When Redis fails, requests are paced by a `LocalRateLimiter` at the same rate (a
     warning is logged once per outage) and Redis is tried again after `retry_redis_after`
-    seconds: a Redis outage slows nothing down and stops nothing.
+    seconds. A Redis outage stops nothing; while it lasts the cap holds per process, not for
+    all processes together.
     """
 
     def __init__(
