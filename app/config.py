@@ -63,7 +63,7 @@ class Settings:
     forward_sweep_seconds: float = 30.0
     forward_short_countdown_max_seconds: float = 60.0
     template_sync_seconds: float = 3600.0
-    broker_publish_timeout_seconds: float = 2.0
+    broker_publish_timeout_seconds: float = 1.0
     # Cap of requests per second to Partner Center for all workers together; 0 = no cap.
     upstream_max_requests_per_second: float = 0.0
     # Redis holding the shared cap; empty = the broker's when that is Redis, else in-process.

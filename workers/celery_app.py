@@ -14,6 +14,8 @@ from flask import Flask
 
 from app.config import Settings
 
+REDIS_SOCKET_TIMEOUT_SECONDS = 3.0
+
 
 def celery_config(settings: Settings) -> dict[str, Any]:
     """Celery's settings for the portal (DESIGN.md: at-least-once delivery with an outbox)."""
@@ -43,13 +45,13 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         },
     }
     if settings.celery_broker_url.startswith(("redis://", "rediss://")):
-        # One visibility timeout everywhere (Celery's Redis caveats), and publishing that gives
-        # up quickly: the sweeper sends whatever could not be published.
+        # One visibility timeout everywhere (Celery's Redis caveats), and sockets that give up
+        # on a hung Redis (web requests wait even less: workers/dispatch.py).
         config["broker_transport_options"] = {
             "visibility_timeout": visibility_timeout,
             "max_retries": 1,
-            "socket_timeout": settings.broker_publish_timeout_seconds,
-            "socket_connect_timeout": settings.broker_publish_timeout_seconds,
+            "socket_timeout": REDIS_SOCKET_TIMEOUT_SECONDS,
+            "socket_connect_timeout": REDIS_SOCKET_TIMEOUT_SECONDS,
         }
         config["visibility_timeout"] = visibility_timeout
         config["result_backend_transport_options"] = {"visibility_timeout": visibility_timeout}
