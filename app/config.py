@@ -124,7 +124,7 @@ class Settings:
 
     def with_defaults(self) -> Settings:
         """Fill the embedded defaults that depend on other settings, then check the result."""
-        instance_dir = Path(self.instance_dir)
+        instance_dir = Path(self.instance_dir).resolve()
         database_url = self.database_url or f"sqlite:///{instance_dir / 'intake.sqlite'}"
         broker_url = self.celery_broker_url or f"sqla+sqlite:///{instance_dir / 'broker.sqlite'}"
         redis_url = self.redis_url

@@ -76,6 +76,7 @@ class Nemesis:
     kills: int = 0
     kills_in_flight: int = 0
     broker_losses: int = 0
+    crashes: int = 0
     log: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
@@ -170,6 +171,7 @@ def run(scenario: Scenario, *, database_url: str, work_dir: Path) -> Findings:
         "kills": nemesis.kills,
         "kills_in_flight": nemesis.kills_in_flight,
         "broker_losses": nemesis.broker_losses,
+        "worker_crashes_restarted": nemesis.crashes,
         "injected_upstream_faults": fake.store.stats()["faults"],
         "settled_after_faults_s": round(settle_seconds, 1),
         "total_s": round(time.monotonic() - started, 1),
@@ -301,6 +303,17 @@ def _strike(
     next_loss = time.monotonic() + scenario.broker_loss_every
     generation = 0
     while not stop.wait(rng.uniform(0.5, 1.5) * scenario.kill_every):
+        for index, worker in enumerate(workers):
+            if worker.popen.poll() is not None:
+                # It exited on its own (e.g. kombu failing while Redis restarts): restart it,
+                # as a process manager would in production, and count it.
+                nemesis.crashes += 1
+                nemesis.log.append(f"{worker.name} exited with {worker.popen.returncode}")
+                worker.stop(timeout=1)
+                generation += 1
+                workers[index] = celery_worker(
+                    env, work_dir, name=f"w{index}g{generation}", concurrency=scenario.concurrency
+                )
         busy: list[Process] = []
         deadline = time.monotonic() + 3.0
         while not busy and time.monotonic() < deadline:  # aim at a worker with a forward in flight
@@ -373,7 +386,7 @@ def main(argv: list[str] | None = None) -> int:
     from tests.integration.chaos_env import postgres_database, sqlite_database
 
     results: list[tuple[str, Findings]] = []
-    work = Path("instance/chaos") / datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    work = Path("instance/chaos").resolve() / datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     for name, embedded, database in (
         ("PostgreSQL + Redis, 3 workers", False, postgres_database),
         ("SQLite + embedded broker, 2 workers", True, sqlite_database),
