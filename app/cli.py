@@ -15,6 +15,7 @@ from flask.cli import FlaskGroup, with_appcontext
 from sqlmodel import Session, select
 
 from app import create_app
+from app.cli_ops import audit, retention
 from app.config import PROJECT_ROOT
 from app.context import current_settings
 from app.db import get_engine, session_scope
@@ -29,6 +30,10 @@ DEMO_PASSWORD_DEFAULT = "intake-demo-2026"  # noqa: S105 (printed demo password,
 @click.group(cls=FlaskGroup, create_app=create_app, add_version_option=False)
 def cli() -> None:
     """The intake portal's command line."""
+
+
+cli.add_command(audit)
+cli.add_command(retention)
 
 
 def alembic_config(url: str) -> Config:

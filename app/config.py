@@ -69,6 +69,13 @@ class Settings:
     # Redis holding the shared cap; empty = the broker's when that is Redis, else in-process.
     redis_url: str = ""
     session_cookie_secure: bool = False
+    trusted_hosts: str = ""  # comma-separated host names the portal answers to
+    session_idle_minutes: int = 480
+    session_absolute_hours: int = 24
+    login_limit_per_account: str = "10 per 15 minutes"
+    login_limit_per_address: str = "50 per 15 minutes"
+    retention_days: int = 365
+    proxy_count: int = 0  # reverse proxies in front of the web processes (X-Forwarded-For)
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     # Environment variable name -> field name (and how to parse it).
@@ -97,6 +104,13 @@ class Settings:
         "UPSTREAM_MAX_REQUESTS_PER_SECOND": "upstream_max_requests_per_second",
         "REDIS_URL": "redis_url",
         "SESSION_COOKIE_SECURE": "session_cookie_secure",
+        "TRUSTED_HOSTS": "trusted_hosts",
+        "SESSION_IDLE_MINUTES": "session_idle_minutes",
+        "SESSION_ABSOLUTE_HOURS": "session_absolute_hours",
+        "LOGIN_LIMIT_PER_ACCOUNT": "login_limit_per_account",
+        "LOGIN_LIMIT_PER_ADDRESS": "login_limit_per_address",
+        "RETENTION_DAYS": "retention_days",
+        "PROXY_COUNT": "proxy_count",
     }
 
     @classmethod
@@ -164,8 +178,20 @@ class Settings:
             )
         if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise ConfigError("REDIS_URL must start with redis://, rediss:// or unix://")
+        if self.retention_days < 30:
+            raise ConfigError("RETENTION_DAYS must be at least 30")
         if self.env == "production" and len(self.secret_key) < 32:
             raise ConfigError("SECRET_KEY must be set to at least 32 random characters")
+        if self.env == "production" and not self.trusted_host_list:
+            raise ConfigError(
+                "TRUSTED_HOSTS must name the host names the portal answers to in production, "
+                "e.g. TRUSTED_HOSTS=intake.example.com"
+            )
+
+    @property
+    def trusted_host_list(self) -> list[str]:
+        """TRUSTED_HOSTS as a list."""
+        return [host.strip() for host in self.trusted_hosts.split(",") if host.strip()]
 
     @property
     def is_sqlite(self) -> bool:

@@ -10,7 +10,7 @@ from typing import Any
 from flask import Flask
 
 from app import db
-from app.config import PROJECT_ROOT, Settings
+from app.config import PROJECT_ROOT, ConfigError, Settings
 from app.extensions import csrf, login_manager
 
 
@@ -34,20 +34,35 @@ def build_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 def register_config(app: Flask, settings: Settings) -> None:
     """Flask's own settings, derived from ours."""
+    secure = settings.session_cookie_secure or settings.env == "production"
+    # The __Host- prefix makes browsers refuse the cookie unless it is Secure, for this host
+    # only, on every path: only possible over HTTPS.
+    prefix = "__Host-" if secure else ""
     app.config.update(
         SETTINGS=settings,
         SECRET_KEY=settings.resolved_secret_key(),
         TESTING=settings.env == "testing",
+        TRUSTED_HOSTS=settings.trusted_host_list or None,
+        SESSION_COOKIE_NAME=f"{prefix}intake-session",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=settings.session_cookie_secure or settings.env == "production",
-        PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
+        SESSION_COOKIE_SECURE=secure,
+        SESSION_COOKIE_PATH="/",
+        SESSION_REFRESH_EACH_REQUEST=True,
+        PERMANENT_SESSION_LIFETIME=timedelta(minutes=settings.session_idle_minutes),
+        REMEMBER_COOKIE_NAME=f"{prefix}intake-remember",
         REMEMBER_COOKIE_DURATION=timedelta(days=14),
+        REMEMBER_COOKIE_SECURE=secure,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_PATH="/",
         MAX_CONTENT_LENGTH=5 * 1024 * 1024,
         WTF_CSRF_TIME_LIMIT=None,  # a form left open for a while still submits
         JSON_SORT_KEYS=False,
     )
     app.config.update(dict(settings.extra))
+    if settings.env == "production" and app.debug:
+        raise ConfigError("refusing to run in production with debug on (unset FLASK_DEBUG)")
 
 
 def register_extensions(app: Flask, settings: Settings) -> None:
@@ -55,10 +70,13 @@ def register_extensions(app: Flask, settings: Settings) -> None:
     db.init_app(app, settings.database_url)
     csrf.init_app(app)
     login_manager.init_app(app)
+    from app.security import headers, throttling
     from app.security.permissions import forget_api_user, init_login
 
     init_login()
     app.teardown_request(forget_api_user)
+    headers.init_app(app)
+    throttling.init_app(app, settings)
 
 
 def register_blueprints(app: Flask) -> None:
@@ -83,7 +101,10 @@ def register_celery(app: Flask) -> None:
 
 
 def configure_logging(app: Flask) -> None:
-    """Log to stderr at INFO; the app's logger propagates to the root handler."""
+    """Log to stderr at INFO, with emails and phone numbers masked in every record."""
+    from app.security.redaction import install_redaction
+
+    install_redaction()
     if not logging.getLogger().handlers:
         logging.basicConfig(
             level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"

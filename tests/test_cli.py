@@ -215,7 +215,7 @@ def test_users_create_in_a_missing_organization_fails_readably(
 
 
 def test_seed_demo_refuses_in_production(make_app: AppFactory, fresh_url: str) -> None:
-    app = make_app(fresh_url, ENV="production")
+    app = make_app(fresh_url, ENV="production", TRUSTED_HOSTS="localhost")
     assert run(app, "db", "upgrade").exit_code == 0
     result = run(app, "seed-demo")
     assert result.exit_code != 0

@@ -61,7 +61,7 @@ def test_production_without_a_long_secret_key_refuses_to_start(environ: dict[str
 
 
 def test_production_with_a_long_secret_key_starts() -> None:
-    loaded = settings(INTAKE_ENV="production", SECRET_KEY=LONG_KEY)
+    loaded = settings(INTAKE_ENV="production", SECRET_KEY=LONG_KEY, TRUSTED_HOSTS="intake.example")
     assert loaded.env == "production"
     assert loaded.secret_key == LONG_KEY
 

@@ -38,6 +38,10 @@ def celery_config(settings: Settings) -> dict[str, Any]:
                 "task": "intake.sweep_forwarding",
                 "schedule": settings.forward_sweep_seconds,
             },
+            "apply-retention": {
+                "task": "intake.apply_retention",
+                "schedule": 24 * 3600.0,
+            },
             "sync-agreement-templates": {
                 "task": "intake.sync_agreement_templates",
                 "schedule": settings.template_sync_seconds,

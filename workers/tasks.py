@@ -14,7 +14,7 @@ from app.context import current_settings as settings
 from app.db import get_engine, session_scope
 from app.models import utcnow
 from app.partner_center.runtime import gateway
-from app.services import agreements, forwarding
+from app.services import agreements, forwarding, retention
 from app.services.agreements import TemplateInfo
 from workers.celery_app import celery_app
 from workers.dispatch import enqueue_forwarding
@@ -89,3 +89,10 @@ def sync_agreement_templates() -> str | None:
             session, agreement_type="MicrosoftCustomerAgreement", items=infos
         )
         return current.template_id if current else None
+
+
+@celery_app.task(name="intake.apply_retention", ignore_result=True)
+def apply_retention() -> int:
+    """Anonymise rejected and withdrawn submissions older than RETENTION_DAYS."""
+    with session_scope(get_engine()) as session:
+        return retention.anonymise_expired(session, now=utcnow(), days=settings().retention_days)

@@ -144,6 +144,8 @@ class AcceptanceRecord(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     submitted_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # When retention removed the contact person's data (rejected and withdrawn records only).
+    anonymised_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
     @property
     def status_enum(self) -> RecordStatus:

@@ -41,10 +41,23 @@ def dummy_hash() -> str:
     return hash_password("not-a-real-password-used-only-for-timing")
 
 
-def password_problem(password: str) -> str | None:
-    """Why a new password is not acceptable, or None."""
+@lru_cache(maxsize=1)
+def common_passwords() -> frozenset[str]:
+    """The 30,000 passwords seen most often in leaks (zxcvbn's list), lower-cased."""
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
+    return frozenset(word.lower() for word in FREQUENCY_LISTS["passwords"])
+
+
+def password_problem(password: str, *, email: str | None = None) -> str | None:
+    """Why a new password is not acceptable, or None (ASVS 6.2: length, no common ones)."""
     if len(password) < MIN_PASSWORD_LENGTH:
         return f"Use at least {MIN_PASSWORD_LENGTH} characters."
     if len(password) > MAX_PASSWORD_LENGTH:
         return f"Use at most {MAX_PASSWORD_LENGTH} characters."
+    lowered = password.lower()
+    if lowered in common_passwords() or len(set(lowered)) < 4:
+        return "This password is too common or too simple; choose a longer phrase of your own."
+    if email and email.split("@", 1)[0].lower() in lowered and len(email.split("@")[0]) >= 4:
+        return "The password must not contain your email address."
     return None

@@ -18,7 +18,7 @@ from app.security.passwords import (
     verify_password,
 )
 from app.services.audit import record_event
-from app.services.errors import DomainError, ValidationFailed
+from app.services.errors import DomainError, PermissionDenied, ValidationFailed
 
 # After this many wrong passwords in a row the account waits, doubling each time up to the cap.
 LOCKOUT_THRESHOLD = 5
@@ -42,7 +42,7 @@ def create_user(
     password: str,
 ) -> User:
     """Create a user in `organization`; the role must fit the organization's kind."""
-    problem = password_problem(password)
+    problem = password_problem(password, email=email)
     if problem:
         raise ValidationFailed({"password": [problem]})
     if role.is_provider != (organization.kind == OrgKind.PROVIDER):
@@ -104,6 +104,62 @@ def end_sessions(session: Session, *, user: User) -> None:
     user.session_token = new_session_token()
     session.add(user)
     session.flush()
+
+
+def change_password(session: Session, *, user: User, current: str, new: str) -> User:
+    """Replace the user's password; every other session of the user ends."""
+    if not verify_password(user.password_hash, current):
+        raise ValidationFailed({"current_password": ["This is not your current password."]})
+    problem = password_problem(new, email=user.email)
+    if problem:
+        raise ValidationFailed({"new_password": [problem]})
+    if verify_password(user.password_hash, new):
+        raise ValidationFailed(
+            {"new_password": ["Choose a password different from the current one."]}
+        )
+    user.password_hash = hash_password(new)
+    end_sessions(session, user=user)
+    record_event(
+        session,
+        actor=user,
+        action="user.password_changed",
+        subject_type="user",
+        subject_id=user.id or 0,
+        organization_id=user.organization_id,
+    )
+    return user
+
+
+def can_manage(actor: User, user: User) -> bool:
+    """A provider admin manages every user; a reseller admin the users of its organization."""
+    if actor.role == Role.PROVIDER_ADMIN:
+        return True
+    return actor.role == Role.RESELLER_ADMIN and actor.organization_id == user.organization_id
+
+
+def set_active(session: Session, *, actor: User, user: User, active: bool) -> User:
+    """Enable or disable a user; disabling ends its sessions and stops its API tokens."""
+    if not can_manage(actor, user):
+        raise PermissionDenied("You cannot manage this user.")
+    if user.id == actor.id and not active:
+        raise DomainError("You cannot disable your own account.")
+    if user.active == active:
+        return user
+    user.active = active
+    if not active:
+        end_sessions(session, user=user)
+    session.add(user)
+    session.flush()
+    record_event(
+        session,
+        actor=actor,
+        action="user.enabled" if active else "user.disabled",
+        subject_type="user",
+        subject_id=user.id or 0,
+        organization_id=user.organization_id,
+        details={"email": user.email},
+    )
+    return user
 
 
 def user_for_session(session: Session, token: str) -> User | None:

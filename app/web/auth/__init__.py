@@ -13,6 +13,7 @@ from wtforms.validators import DataRequired, Length
 
 from app.db import get_session
 from app.security.permissions import actor
+from app.security.throttling import login_limits, mark_signed_in
 from app.services.users import authenticate, end_sessions
 
 bp = Blueprint("auth", __name__)
@@ -51,6 +52,8 @@ def home() -> Any:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@login_limits[0]
+@login_limits[1]
 def login() -> Any:
     """Sign in with email and password."""
     if current_user.is_authenticated:
@@ -65,6 +68,7 @@ def login() -> Any:
             return render_template("auth/login.html", form=form), 401
         session.clear()  # a new session at sign-in
         login_user(user, remember=bool(form.remember.data))
+        mark_signed_in()
         return redirect(_safe_next(request.args.get("next")) or home_for(user.is_provider))
     return render_template("auth/login.html", form=form)
 
