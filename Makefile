@@ -36,6 +36,8 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/bandit --quiet --recursive app workers --severity-level medium
+	$(BIN)/python tools/audit_dependencies.py
 
 format: install
 	$(BIN)/ruff check --fix .

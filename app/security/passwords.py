@@ -56,7 +56,10 @@ def password_problem(password: str, *, email: str | None = None) -> str | None:
     if len(password) > MAX_PASSWORD_LENGTH:
         return f"Use at most {MAX_PASSWORD_LENGTH} characters."
     lowered = password.lower()
-    if lowered in common_passwords() or len(set(lowered)) < 4:
+    # A common word with digits or punctuation added ("password123456") is still common.
+    stem = lowered.rstrip("0123456789!@#$%^&*.?-_ ")
+    common = common_passwords()
+    if lowered in common or (len(stem) >= 4 and stem in common) or len(set(lowered)) < 4:
         return "This password is too common or too simple; choose a longer phrase of your own."
     if email and email.split("@", 1)[0].lower() in lowered and len(email.split("@")[0]) >= 4:
         return "The password must not contain your email address."

@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
+from markupsafe import escape
 from werkzeug.exceptions import HTTPException
 
 from app.services.errors import DomainError
@@ -53,4 +54,10 @@ def _render(code: int, message: str) -> Any:
         response = jsonify({"error": message})
         response.status_code = code
         return response
-    return render_template("errors/error.html", code=code, message=message), code
+    try:
+        return render_template("errors/error.html", code=code, message=message), code
+    except Exception:
+        # The page itself failed (e.g. an untrusted Host header leaves no URL adapter for the
+        # layout's links): answer a bare page rather than a 500.
+        page = f"<!doctype html><meta charset=utf-8><title>{code}</title><p>{escape(message)}</p>"
+        return page, code

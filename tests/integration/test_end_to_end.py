@@ -107,6 +107,13 @@ def test_two_resellers_same_customer_one_confirmation(stack: Stack) -> None:
         assert done, f"not final after 60 s: {stack.statuses(ids)}\n{worker.log()[-4000:]}"
 
     assert sorted(stack.statuses(ids).values()) == ["confirmed", "duplicate"]
+    # Personal data stays out of the worker's logs (ids and tenant ids only).
+    logs = worker.log().lower()
+    assert "record" in logs
+    assert "@contoso.example" not in logs
+    assert "minji" not in logs
+    assert "1234 5678" not in logs
+    assert "+8221234" not in logs
     stats = stack.fake.store.stats()
     assert stats["byCustomer"][tenant] == {"posts": 1, "accepted": 1}
     print(f"approve to final, two records: {elapsed:.2f} s")  # noqa: T201 (shown with -s)
