@@ -42,11 +42,20 @@ def _clean_text(value: Any, what: str, max_length: int) -> str:
     text = unicodedata.normalize("NFC", value).strip()
     if not text:
         raise _fail(f"Enter the {what}.")
-    if any(unicodedata.category(ch)[0] == "C" for ch in text):
+    if any(_forbidden(ch) for ch in text):
         raise _fail(f"The {what} contains characters that cannot be used (control characters).")
     if len(text) > max_length:
         raise _fail(f"The {what} is too long: at most {max_length} characters.")
     return text
+
+
+# Zero-width joiner and non-joiner are part of how some scripts spell names; every other
+# control or format character (NUL, CR/LF, bidi overrides such as U+202E) is refused.
+_JOINERS = {"\u200c", "\u200d"}
+
+
+def _forbidden(ch: str) -> bool:
+    return unicodedata.category(ch)[0] == "C" and ch not in _JOINERS
 
 
 def normalize_tenant_id(value: str) -> str:
@@ -100,6 +109,7 @@ class CustomerInput(BaseModel):
         text = value.strip().lower().rstrip(".")
         try:
             text = text.encode("idna").decode("ascii")
+            text.encode("ascii").decode("idna")  # refuses broken punycode such as xn--zz
         except UnicodeError:
             raise _fail("Enter a domain name such as contoso.com.") from None
         if not _DOMAIN_RE.fullmatch(text):
@@ -158,6 +168,8 @@ class ContactInput(BaseModel):
             return None
         if not isinstance(value, str):
             raise _fail("Enter the phone number as text, e.g. +82 2 1234 5678.")
+        if any(_forbidden(ch) for ch in value):
+            raise _fail("The phone number contains characters that cannot be used.")
         region = (info.context or {}).get("phone_region", "KR")
         example = "+82 2 1234 5678"
         try:
@@ -213,14 +225,16 @@ class AcceptanceSubmission(BaseModel):
     def _date_agreed_shape(cls, value: Any) -> Any:
         if value is None or value == "":
             raise _fail("Enter the date the customer accepted the agreement.")
-        if isinstance(value, str):
+        if isinstance(value, datetime):
+            raise _fail("Enter the date as YYYY-MM-DD, without a time.")
+        if isinstance(value, date):
+            return value
+        if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
             try:
                 return date.fromisoformat(value.strip())
             except ValueError:
-                raise _fail("Enter the date as YYYY-MM-DD, e.g. 2026-03-31.") from None
-        if isinstance(value, datetime):
-            raise _fail("Enter the date as YYYY-MM-DD, without a time.")
-        return value
+                raise _fail("This date does not exist; enter it as YYYY-MM-DD.") from None
+        raise _fail("Enter the date as YYYY-MM-DD, e.g. 2026-03-31.")
 
     @field_validator("date_agreed")
     @classmethod

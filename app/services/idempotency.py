@@ -23,7 +23,7 @@ def fingerprint(body: Any) -> str:
 def check_key(key: str) -> str:
     """A usable key, or a field error."""
     key = key.strip()
-    if not key or len(key) > MAX_KEY_LENGTH:
+    if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
         raise ValidationFailed(
             {"Idempotency-Key": [f"Use a key of 1 to {MAX_KEY_LENGTH} characters, e.g. a UUID."]}
         )

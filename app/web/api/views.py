@@ -52,7 +52,10 @@ def _domain_error(exc: DomainError) -> Any:
 
 
 def _json_object() -> dict[str, Any]:
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:  # nested deeper than the JSON parser goes: not a usable body
+        body = None
     if not isinstance(body, dict):
         raise ValidationFailed(
             {"body": ["Send a JSON object with Content-Type: application/json."]}
