@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import String, UniqueConstraint
+from sqlalchemy import String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.models.base import UTCDateTime, utcnow
@@ -43,6 +43,10 @@ class Customer(SQLModel, table=True):
     company_name: str = Field(sa_type=String(200))
     domain: str | None = Field(default=None, sa_type=String(253))
     cloud: str = Field(default=Cloud.PUBLIC.value, sa_type=String(16))
+    # R13: the customer no longer accepts the agreement; its subscriptions must be cancelled.
+    # Cleared when a new confirmation is recorded.
+    withdrawn_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    withdrawal_reason: str | None = Field(default=None, sa_type=Text)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
