@@ -40,6 +40,9 @@ class ConfirmationRequest:
     date_agreed: date
     contact: Contact
     request_id: str
+    # A provider admin asked for a new confirmation of a version that is already covered (a new
+    # contact person, or after a withdrawal): only our own earlier request counts as done.
+    reconfirm: bool = False
 
 
 class OutcomeKind(StrEnum):
@@ -127,9 +130,13 @@ class LegacyGateway:
             if item.template_id.lower() == template_id
         ]
         if held:
-            return self._covered(request, held)
-        if request.agreement_type == CUSTOMER_AGREEMENT and self._client.get_direct_signed_status(
-            request.customer_tenant_id
+            outcome = self._covered(request, held)
+            if not (request.reconfirm and outcome.kind == OutcomeKind.UPSTREAM):
+                return outcome
+        if (
+            not request.reconfirm
+            and request.agreement_type == CUSTOMER_AGREEMENT
+            and self._client.get_direct_signed_status(request.customer_tenant_id)
         ):
             return ConfirmationOutcome(
                 kind=OutcomeKind.DIRECT,

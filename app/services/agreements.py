@@ -7,8 +7,17 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
-from app.models import AgreementTemplate, AgreementType, utcnow
+from app.models import (
+    AgreementTemplate,
+    AgreementType,
+    Confirmation,
+    ConfirmationState,
+    Customer,
+    User,
+    utcnow,
+)
 from app.models.agreement import WELL_KNOWN_MCA_LINK, WELL_KNOWN_MCA_TEMPLATE_ID
+from app.security.scoping import customers_query
 from app.services.audit import record_event
 
 
@@ -111,3 +120,43 @@ def apply_metadata(
             details={"agreement_type": agreement_type, "version_rank": current.version_rank},
         )
     return current
+
+
+def customers_needing_reconfirmation(
+    session: Session, *, actor: User, limit: int = 500
+) -> list[tuple[Customer, Confirmation]]:
+    """Customers confirmed only on an older version of the Customer Agreement (R12).
+
+    They need a new acceptance before their next purchase, seat change or renewal change.
+    """
+    agreement_type = AgreementType.MICROSOFT_CUSTOMER_AGREEMENT.value
+    current = current_template(session, agreement_type).template_id
+    on_current = select(Confirmation.customer_id).where(
+        Confirmation.agreement_type == agreement_type,
+        Confirmation.template_id == current,
+        Confirmation.state == ConfirmationState.ACTIVE,
+    )
+    visible = customers_query(actor).with_only_columns(col(Customer.id))
+    rows = session.exec(
+        select(Customer, Confirmation)
+        .where(Confirmation.customer_id == Customer.id)
+        .where(Confirmation.agreement_type == agreement_type)
+        .where(Confirmation.state == ConfirmationState.ACTIVE)
+        .where(Confirmation.template_id != current)
+        .where(col(Customer.id).not_in(on_current))
+        .where(col(Customer.id).in_(visible))
+        .order_by(Customer.company_name)
+        .limit(limit)
+    )
+    return [(customer, confirmation) for customer, confirmation in rows]
+
+
+def all_templates(session: Session) -> list[AgreementTemplate]:
+    """Every known template, newest rank first."""
+    return list(
+        session.exec(
+            select(AgreementTemplate).order_by(
+                AgreementTemplate.agreement_type, col(AgreementTemplate.version_rank).desc()
+            )
+        )
+    )

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import String, and_, cast, func, or_
 from sqlmodel import Session, col, select
 
 from app.models import (
     AcceptanceRecord,
-    AuditEvent,
     Confirmation,
     Customer,
     CustomerReseller,
@@ -167,9 +167,45 @@ def confirmations_for(session: Session, customer_id: int) -> list[Confirmation]:
     )
 
 
-def history(session: Session, record: AcceptanceRecord) -> list[AuditEvent]:
-    """A record's audit events, oldest first."""
-    return events_for(session, subject_type="acceptance", subject_id=record.public_id)
+@dataclass(frozen=True)
+class HistoryItem:
+    """One event of a record's history as a viewer may see it."""
+
+    occurred_at: datetime
+    action: str
+    actor_label: str
+    details: dict[str, Any]
+
+
+OTHER_RESELLER = "another reseller"
+
+
+def history(session: Session, record: AcceptanceRecord, *, viewer: User) -> list[HistoryItem]:
+    """A record's audit events, oldest first; a reseller sees other resellers' staff unnamed.
+
+    (A customer's withdrawal recorded by one reseller revokes every reseller's record.)
+    """
+    events = events_for(session, subject_type="acceptance", subject_id=record.public_id)
+    actors = users_by_id(session, {e.actor_user_id for e in events if e.actor_user_id})
+    provider_ids = {
+        org.id
+        for org in organizations_by_id(
+            session, {u.organization_id for u in actors.values()}
+        ).values()
+        if org.is_provider
+    }
+    items = []
+    for event in events:
+        label = event.actor_label
+        author = actors.get(event.actor_user_id or 0)
+        if (
+            not viewer.is_provider
+            and author is not None
+            and author.organization_id not in (viewer.organization_id, *provider_ids)
+        ):
+            label = OTHER_RESELLER
+        items.append(HistoryItem(event.occurred_at, event.action, label, dict(event.details)))
+    return items
 
 
 def visible_customers(session: Session, *, actor: User, limit: int = 500) -> list[Customer]:

@@ -34,6 +34,8 @@ ALLOWED = {
     ("failed", "approved"),
     ("failed", "returned"),
     ("failed", "rejected"),
+    ("confirmed", "revoked"),  # R13: the customer withdrew its acceptance
+    ("duplicate", "revoked"),
 }
 
 

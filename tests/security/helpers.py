@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from sqlmodel import select
 
 from app.db import READ_ONLY_OPTION, get_session
-from app.models import Customer, Organization, RecordStatus, User
+from app.models import Confirmation, Customer, Organization, RecordStatus, User
 from app.services import review
 from app.services.users import create_api_token, set_active
 from tests.conftest import login
@@ -117,6 +117,7 @@ class Made:
     customer_id: int
     tenant_id: str
     contact: dict[str, str] = field(default_factory=dict)
+    confirmation_id: int | None = None
 
 
 class World:
@@ -164,6 +165,23 @@ class World:
                 review.return_for_correction(
                     session, actor=users.reviewer, record=record, reason="Check the contact"
                 )
+            elif status == RecordStatus.CONFIRMED:
+                review.approve(session, actor=users.reviewer, record=record)
+                entry = Confirmation(
+                    customer_id=record.customer_id,
+                    agreement_type=record.agreement_type,
+                    template_id=record.template_id,
+                    date_agreed=record.date_agreed,
+                    contact_email=record.contact_email,
+                    source="sent",
+                    record_id=record.id,
+                    approved_by_id=users.reviewer.id,
+                )
+                session.add(entry)
+                session.flush()
+                record.status = RecordStatus.CONFIRMED.value
+                record.confirmation_id = entry.id
+                session.add(record)
             elif status in (RecordStatus.REJECTED, RecordStatus.APPROVED, RecordStatus.FAILED):
                 if status == RecordStatus.REJECTED:
                     review.reject(session, actor=users.reviewer, record=record, reason="No")
@@ -179,6 +197,7 @@ class World:
             session.commit()
             tenant_id = session.get_one(Customer, record.customer_id).tenant_id
             return Made(
+                confirmation_id=record.confirmation_id,
                 id=record.id or 0,
                 public_id=record.public_id,
                 customer_id=record.customer_id,

@@ -365,6 +365,7 @@ def test_no_get_changes_anything(app: Flask, enqueued: list[int], actor: str) ->
             "customer_id": made.customer_id,
             "user_id": managed,
             "change": "disable",
+            "confirmation_id": 1,
         }
         urls += get_urls(app, values)
     # The lists with every filter and a prefilled form, too.

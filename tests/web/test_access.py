@@ -152,7 +152,11 @@ def test_reseller_users_get_403_on_every_review_url(
 ) -> None:
     client = signed_in(app, email)
     # A's own record: even for its own data the review area is closed to a reseller.
-    values = {"public_id": world.a_shared.public_id, "customer_id": world.a_shared.customer_id}
+    values = {
+        "public_id": world.a_shared.public_id,
+        "customer_id": world.a_shared.customer_id,
+        "confirmation_id": 1,
+    }
     answers = {}
     for rule in rules_under(app, "/review/"):
         for method in methods(rule):

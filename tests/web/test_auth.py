@@ -22,7 +22,13 @@ FAILED_MESSAGE = "Email or password is not right, or the account is locked for a
 
 def web_routes(app: Flask) -> list[tuple[str, str]]:
     """(method, url) of every page and form action outside the API, with sample ids."""
-    samples = {"public_id": "0123456789abcdef", "customer_id": 1, "user_id": 1, "change": "disable"}
+    samples = {
+        "public_id": "0123456789abcdef",
+        "customer_id": 1,
+        "user_id": 1,
+        "change": "disable",
+        "confirmation_id": 1,
+    }
     routes: list[tuple[str, str]] = []
     adapter = app.url_map.bind("localhost")
     for rule in app.url_map.iter_rules():

@@ -13,11 +13,14 @@ from sqlmodel import Session, col, select
 
 from app.models import (
     AcceptanceRecord,
+    Confirmation,
+    ConfirmationState,
     RecordStatus,
 )
 from app.models.customer import Cloud
 from app.partner_center.client import Contact
 from app.partner_center.gateway import ConfirmationRequest
+from app.services import agreements
 from app.services.acceptance import forwarding_day
 from app.services.customers import national_cloud_reason
 from app.services.forwarding.state import (
@@ -59,6 +62,22 @@ def claim(
             reason=national_cloud_reason(customer.cloud),
             now=now,
             code="national_cloud",
+        )
+        return ClaimResult(ClaimKind.SETTLED, status=record.status)
+
+    current = agreements.current_template(session, record.agreement_type)
+    if record.template_id != current.template_id:
+        settle(
+            session,
+            record,
+            status=RecordStatus.FAILED,
+            reason=(
+                "Microsoft replaced this agreement version before it was sent: the customer "
+                f"must accept the current one ({current.template_id}). Return it to the "
+                "reseller to submit again on the current version."
+            ),
+            now=now,
+            code="template_replaced",
         )
         return ClaimResult(ClaimKind.SETTLED, status=record.status)
 
@@ -123,6 +142,7 @@ def claim(
             phone_number=record.contact_phone,
         ),
         request_id=record.pending_request_id,
+        reconfirm=_reconfirming(session, record),
     )
     return ClaimResult(
         ClaimKind.CLAIMED,
@@ -183,3 +203,20 @@ def _unanswered_siblings(
             .values(next_attempt_at=now, version=col(AcceptanceRecord.version) + 1)
         )
     return now + timedelta(seconds=LAPSED_RECHECK_SECONDS), wake
+
+
+def _reconfirming(session: Session, record: AcceptanceRecord) -> bool:
+    """True when this version was confirmed before and that entry was superseded or revoked.
+
+    Partner Center still lists the old confirmation; it must not count as "already covered".
+    """
+    return (
+        session.exec(
+            select(Confirmation.id)
+            .where(Confirmation.customer_id == record.customer_id)
+            .where(Confirmation.agreement_type == record.agreement_type)
+            .where(Confirmation.template_id == record.template_id)
+            .where(Confirmation.state != ConfirmationState.ACTIVE)
+        ).first()
+        is not None
+    )

@@ -39,7 +39,7 @@ def record_outcome(
     found = locked_record(session, claim_.record_id)
     if found is None:
         return RecordResult(status="missing")
-    record, _customer = found
+    record, customer = found
     source = {
         OutcomeKind.SENT: ConfirmationSource.SENT,
         OutcomeKind.ALREADY_OURS: ConfirmationSource.SENT,
@@ -63,6 +63,11 @@ def record_outcome(
             session, record, "forwarding.double_send_detected", {"confirmation_id": entry.id}
         )
     status = RecordStatus.CONFIRMED if ours else RecordStatus.DUPLICATE
+    if customer.withdrawn_at is not None and entry.created_at >= customer.withdrawn_at:
+        # A new confirmation after a withdrawal (R13): the customer accepts again.
+        customer.withdrawn_at = None
+        customer.withdrawal_reason = None
+        session.add(customer)
     reason = covered_reason(entry, ours=ours) if not ours else outcome.detail
     settle(session, record, status=status, reason=reason, now=now, confirmation=entry)
     record.pending_request_id = None

@@ -15,7 +15,8 @@ from app.db import get_session
 from app.models import Organization, Role, User
 from app.models.org import PROVIDER_ROLES
 from app.security.permissions import actor, roles_required
-from app.services import audit_log, listing
+from app.services import agreements, audit_log, listing
+from app.services.customers import resellers_of
 from app.services.errors import NotFound
 from app.services.users import can_manage, create_user, set_active
 from app.web.helpers import attempt
@@ -110,6 +111,23 @@ def set_user_active(user_id: int, change: str) -> Any:
             f"{target.email} is now {'enabled' if change == 'enable' else 'disabled'}.", "success"
         )
     return redirect(url_for(".users"))
+
+
+@bp.get("/agreements")
+@provider_only
+def agreement_versions() -> Any:
+    """Agreement versions, and the customers still confirmed only on an older one (R12)."""
+    db, me = get_session(), actor()
+    outdated = agreements.customers_needing_reconfirmation(db, actor=me)
+    return render_template(
+        "admin/agreements.html",
+        templates=agreements.all_templates(db),
+        outdated=outdated,
+        resellers={
+            customer.id: [org.name for org, _name in resellers_of(db, customer)]
+            for customer, _entry in outdated
+        },
+    )
 
 
 def _audit_filters() -> audit_log.AuditFilter:

@@ -64,7 +64,7 @@ def record_json(
     if history:
         body["history"] = [
             {"at": _time(event.occurred_at), "actor": event.actor_label, "action": event.action}
-            for event in listing.history(session, record)
+            for event in listing.history(session, record, viewer=actor)
         ]
     return body
 

@@ -16,6 +16,7 @@ from app.security.scoping import get_customer, get_record
 from app.services import acceptance as submissions
 from app.services import agreements, listing
 from app.services.customers import register_customer, reseller_name_for
+from app.services.ledger import record_withdrawal
 from app.web.helpers import attempt, decode_cursor, encode_cursor
 from app.web.reseller.forms import FIELD_PATHS, AcceptanceForm, CustomerForm, WithdrawForm
 
@@ -111,7 +112,7 @@ def acceptance(public_id: str) -> Any:
         record=record,
         customer=customer,
         customer_name=reseller_name_for(db, customer, user.organization_id),
-        events=listing.history(db, record),
+        events=listing.history(db, record, viewer=user),
         withdraw_form=WithdrawForm(),
     )
 
@@ -182,7 +183,10 @@ def customers() -> Any:
     db, user = get_session(), actor()
     rows = listing.visible_customers(db, actor=user)
     names = listing.customer_names(db, actor=user, customer_ids={c.id or 0 for c in rows})
-    return render_template("reseller/customers.html", customers=rows, names=names)
+    outdated = {c.id for c, _entry in agreements.customers_needing_reconfirmation(db, actor=user)}
+    return render_template(
+        "reseller/customers.html", customers=rows, names=names, outdated=outdated
+    )
 
 
 @bp.route("/customers/new", methods=["GET", "POST"])
@@ -214,10 +218,30 @@ def customer(customer_id: int) -> Any:
         db, actor=user, filters=listing.RecordFilter(customer_id=customer_id), limit=100
     )
     confirmations = [c for c in listing.confirmations_for(db, customer_id) if c.state == "active"]
+    current = agreements.current_template(db, "MicrosoftCustomerAgreement").template_id
     return render_template(
         "reseller/customer_detail.html",
         customer=found,
         name=reseller_name_for(db, found, user.organization_id),
         records=page.items,
         confirmations=confirmations,
+        current_template=current,
+        withdraw_form=WithdrawForm(),
     )
+
+
+@bp.post("/customers/<int:customer_id>/withdraw")
+@reseller_only
+def withdraw_customer(customer_id: int) -> Any:
+    """R13: record that the customer no longer accepts the agreement."""
+    form = WithdrawForm()
+    if not form.validate_on_submit():
+        abort(400)
+    db, user = get_session(), actor()
+    found = get_customer(db, user, customer_id)
+    if attempt(lambda: record_withdrawal(db, actor=user, customer=found, reason=form.reason.data)):
+        flash(
+            "Withdrawal recorded. The provider must cancel this customer's subscriptions.",
+            "success",
+        )
+    return redirect(url_for(".customer", customer_id=customer_id))

@@ -7,13 +7,14 @@ from typing import Any
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
 from app.db import get_session
-from app.models import RecordStatus
+from app.models import Confirmation, RecordStatus
 from app.models.acceptance_input import normalize_tenant_id
 from app.models.org import PROVIDER_ROLES
 from app.security.permissions import actor, roles_required
 from app.security.scoping import get_customer, get_record
 from app.services import listing, monitor, review
 from app.services.customers import resellers_of
+from app.services.ledger import record_withdrawal, supersede
 from app.web.helpers import attempt, decode_cursor, encode_cursor
 from app.web.review.forms import ActionForm, ReasonForm
 from workers.dispatch import enqueue_forwarding
@@ -89,7 +90,7 @@ def acceptance(public_id: str) -> Any:
             | {r.approved_by_id for r in everyone if r.approved_by_id},
         ),
         confirmations=listing.confirmations_for(db, record.customer_id),
-        events=listing.history(db, record),
+        events=listing.history(db, record, viewer=user),
         action_form=ActionForm(),
         reason_form=ReasonForm(),
     )
@@ -219,4 +220,36 @@ def customer(customer_id: int) -> Any:
         resellers=resellers_of(db, found),
         orgs=listing.organizations_by_id(db, {r.reseller_id for r in page.items}),
         confirmations=listing.confirmations_for(db, customer_id),
+        reason_form=ReasonForm(),
     )
+
+
+@bp.post("/customers/<int:customer_id>/withdraw")
+@provider_only
+def withdraw_customer(customer_id: int) -> Any:
+    """R13: record that the customer no longer accepts the agreement."""
+    form = ReasonForm()
+    if not form.validate_on_submit():
+        abort(400)
+    db, user = get_session(), actor()
+    found = get_customer(db, user, customer_id)
+    if attempt(lambda: record_withdrawal(db, actor=user, customer=found, reason=form.reason.data)):
+        flash("Withdrawal recorded: cancel this customer's subscriptions.", "success")
+    return redirect(url_for(".customer", customer_id=customer_id))
+
+
+@bp.post("/customers/<int:customer_id>/confirmations/<int:confirmation_id>/supersede")
+@provider_only
+def supersede_confirmation(customer_id: int, confirmation_id: int) -> Any:
+    """A provider admin asks for a new confirmation of the same version (a new contact)."""
+    form = ReasonForm()
+    if not form.validate_on_submit():
+        abort(400)
+    db, user = get_session(), actor()
+    get_customer(db, user, customer_id)
+    entry = db.get(Confirmation, confirmation_id)
+    if entry is None or entry.customer_id != customer_id:
+        abort(404)
+    if attempt(lambda: supersede(db, actor=user, confirmation=entry, reason=form.reason.data)):
+        flash("Done: the next approved record for this customer is sent again.", "success")
+    return redirect(url_for(".customer", customer_id=customer_id))
