@@ -16,6 +16,7 @@ from sqlmodel import Session, select
 
 from app import create_app
 from app.cli_ops import audit, retention
+from app.cli_partner_center import partner_center
 from app.config import PROJECT_ROOT
 from app.context import current_settings
 from app.db import get_engine, session_scope
@@ -34,6 +35,7 @@ def cli() -> None:
 
 cli.add_command(audit)
 cli.add_command(retention)
+cli.add_command(partner_center)
 
 
 def alembic_config(url: str) -> Config:

@@ -19,6 +19,8 @@ DEFAULT_INSTANCE_DIR = PROJECT_ROOT / "instance"
 
 ENVIRONMENTS = ("development", "testing", "production")
 FLOWS = ("legacy", "enhanced")
+# How the portal authenticates to Partner Center (contract §7); "" chooses from what is set.
+AUTH_MODES = ("static", "app_user", "app_only")
 
 
 class ConfigError(RuntimeError):
@@ -44,16 +46,21 @@ class Settings:
 
     env: str = "development"
     instance_dir: Path = DEFAULT_INSTANCE_DIR
-    secret_key: str = ""
+    # Secrets are left out of repr(), so a logged Settings never shows them.
+    secret_key: str = field(default="", repr=False)
     database_url: str = ""
     celery_broker_url: str = ""
     partner_center_url: str = "http://127.0.0.1:5050"
     partner_center_flow: str = "legacy"
-    partner_center_token: str = "dev-static-token"  # noqa: S105 (the fake accepts any bearer)
+    # The fake accepts any bearer.
+    partner_center_token: str = field(default="dev-static-token", repr=False)  # noqa: S105
     partner_center_tenant_id: str = ""
     partner_center_client_id: str = ""
-    partner_center_client_secret: str = ""
-    partner_center_refresh_token: str = ""
+    partner_center_client_secret: str = field(default="", repr=False)
+    partner_center_refresh_token: str = field(default="", repr=False)
+    partner_center_auth: str = ""  # one of AUTH_MODES, or "" to choose (partner_center_auth_mode)
+    # Fernet key(s), comma-separated, the first encrypting: secrets stored in the database.
+    credentials_key: str = field(default="", repr=False)
     partner_center_timeout_seconds: float = 20.0
     default_phone_region: str = "KR"
     forward_lease_seconds: int = 120
@@ -92,6 +99,8 @@ class Settings:
         "PARTNER_CENTER_CLIENT_ID": "partner_center_client_id",
         "PARTNER_CENTER_CLIENT_SECRET": "partner_center_client_secret",
         "PARTNER_CENTER_REFRESH_TOKEN": "partner_center_refresh_token",
+        "PARTNER_CENTER_AUTH": "partner_center_auth",
+        "CREDENTIALS_KEY": "credentials_key",
         "PARTNER_CENTER_TIMEOUT_SECONDS": "partner_center_timeout_seconds",
         "DEFAULT_PHONE_REGION": "default_phone_region",
         "FORWARD_LEASE_SECONDS": "forward_lease_seconds",
@@ -170,6 +179,7 @@ class Settings:
             raise ConfigError(
                 "PARTNER_CENTER_FLOW=enhanced is not available in this release; use 'legacy'"
             )
+        self._check_partner_center_auth()
         rate = self.upstream_max_requests_per_second
         if not (math.isfinite(rate) and rate >= 0):
             raise ConfigError(
@@ -187,6 +197,46 @@ class Settings:
                 "TRUSTED_HOSTS must name the host names the portal answers to in production, "
                 "e.g. TRUSTED_HOSTS=intake.example.com"
             )
+
+    def _check_partner_center_auth(self) -> None:
+        if self.partner_center_auth not in ("", *AUTH_MODES):
+            raise ConfigError(
+                f"PARTNER_CENTER_AUTH must be one of {', '.join(AUTH_MODES)} (or empty to choose "
+                f"from the other settings), not {self.partner_center_auth!r}"
+            )
+        mode = self.partner_center_auth_mode
+        if mode in ("app_user", "app_only"):
+            required = {
+                "PARTNER_CENTER_TENANT_ID": self.partner_center_tenant_id,
+                "PARTNER_CENTER_CLIENT_ID": self.partner_center_client_id,
+                "PARTNER_CENTER_CLIENT_SECRET": self.partner_center_client_secret,
+            }
+            if mode == "app_user":
+                required["PARTNER_CENTER_REFRESH_TOKEN"] = self.partner_center_refresh_token
+            missing = [var for var, value in required.items() if not value.strip()]
+            if missing:
+                raise ConfigError(
+                    f"PARTNER_CENTER_AUTH={mode} needs {', '.join(missing)} "
+                    "(see docs/PARTNER-CENTER.md)"
+                )
+        if self.credentials_key:
+            _check_fernet_keys(self.credentials_key)
+        elif mode == "app_user" and self.env == "production":
+            raise ConfigError(
+                "CREDENTIALS_KEY is required in production with PARTNER_CENTER_AUTH=app_user: "
+                "the rotated refresh token must be stored encrypted"
+            )
+
+    @property
+    def partner_center_auth_mode(self) -> str:
+        """PARTNER_CENTER_AUTH, or the mode the other Partner Center settings imply."""
+        if self.partner_center_auth:
+            return self.partner_center_auth
+        if self.partner_center_refresh_token and self.partner_center_client_id:
+            return "app_user"
+        if self.partner_center_client_id and self.partner_center_client_secret:
+            return "app_only"
+        return "static"
 
     @property
     def trusted_host_list(self) -> list[str]:
@@ -212,6 +262,27 @@ class Settings:
         path.write_text(key)
         path.chmod(0o600)
         return key
+
+
+def _check_fernet_keys(value: str) -> None:
+    """Raise ConfigError unless `value` is one or more comma-separated Fernet keys."""
+    # Imported here: only deployments that store secrets pay for loading cryptography.
+    from cryptography.fernet import Fernet
+
+    keys = [part.strip() for part in value.split(",") if part.strip()]
+    if not keys:
+        raise ConfigError("CREDENTIALS_KEY holds no key")
+    for position, key in enumerate(keys, start=1):
+        try:
+            Fernet(key)
+        except ValueError:
+            # Never echo the value: it is a secret, and a near-miss one at that.
+            raise ConfigError(
+                f"CREDENTIALS_KEY key number {position} is not a valid Fernet key (32 url-safe "
+                "base64-encoded bytes); generate one with "
+                '`python -c "from cryptography.fernet import Fernet; '
+                'print(Fernet.generate_key().decode())"`'
+            ) from None
 
 
 def _parse(kind: Any, raw: str, var: str) -> Any:

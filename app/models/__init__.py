@@ -15,6 +15,7 @@ from app.models.imports import ImportJob
 from app.models.ledger import Confirmation, ConfirmationSource, ConfirmationState
 from app.models.operations import IdempotencyKey, UpstreamPause
 from app.models.org import ApiToken, Organization, OrgKind, Role, User
+from app.models.secrets import StoredSecret
 
 __all__ = [
     "AcceptanceRecord",
@@ -36,6 +37,7 @@ __all__ = [
     "RecordStatus",
     "Role",
     "Source",
+    "StoredSecret",
     "UpstreamPause",
     "User",
     "metadata",
