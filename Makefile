@@ -26,7 +26,11 @@ seed: migrate
 ## The portal on the embedded default: SQLite, embedded broker, fake Partner Center.
 run: seed
 	@echo "Portal: http://127.0.0.1:$(PORT)  (fake Partner Center: http://127.0.0.1:5050)"
-	PORT=$(PORT) $(BIN)/honcho -f Procfile.dev start
+	PORT=$(PORT) ENHANCED_POLL_BASE_SECONDS=$${ENHANCED_POLL_BASE_SECONDS:-2} \
+		ENHANCED_POLL_CAP_SECONDS=$${ENHANCED_POLL_CAP_SECONDS:-10} \
+		FORWARD_SWEEP_SECONDS=$${FORWARD_SWEEP_SECONDS:-5} \
+		FORWARD_REQUEUE_SECONDS=$${FORWARD_REQUEUE_SECONDS:-10} \
+		$(BIN)/honcho -f Procfile.dev start
 
 ## The whole suite (PostgreSQL and Redis from TEST_POSTGRES_URL / TEST_REDIS_URL).
 test: install

@@ -63,12 +63,14 @@ def db_upgrade(revision: str) -> None:
     click.echo(f"database at {revision}")
 
 
-def _org(session_: Session, *, kind: OrgKind, name: str, domains: list[str]) -> Organization:
+def _org(
+    session_: Session, *, kind: OrgKind, name: str, domains: list[str], country: str | None = None
+) -> Organization:
     org = session_.exec(
         select(Organization).where(Organization.kind == kind).where(Organization.name == name)
     ).first()
     if org is None:
-        org = Organization(kind=kind.value, name=name, email_domains=domains)
+        org = Organization(kind=kind.value, name=name, email_domains=domains, country=country)
         session_.add(org)
         session_.flush()
     return org
@@ -102,10 +104,18 @@ def seed_demo(force: bool) -> None:
                 domains=["provider.example"],
             ),
             "a": _org(
-                session, kind=OrgKind.RESELLER, name="Reseller A", domains=["reseller-a.example"]
+                session,
+                kind=OrgKind.RESELLER,
+                name="Reseller A",
+                domains=["reseller-a.example"],
+                country="KR",
             ),
             "b": _org(
-                session, kind=OrgKind.RESELLER, name="Reseller B", domains=["reseller-b.example"]
+                session,
+                kind=OrgKind.RESELLER,
+                name="Reseller B",
+                domains=["reseller-b.example"],
+                country="KR",
             ),
         }
         for org_key, email, name, role in DEMO_USERS:
@@ -285,6 +295,9 @@ def _duration(seconds: float | None) -> str:
 @click.option("--hang-seconds", type=float, default=None)
 @click.option("--duplicate-status", type=int, default=None, help="HTTP status for 600061.")
 @click.option("--seed", type=int, default=None, help="Seed of the fault randomness.")
+@click.option(
+    "--attestation-lapse-seconds", type=float, default=None, help="Enhanced flow: link lifetime."
+)
 def fake_partner_center(host: str, port: int, **faults: float | None) -> None:
     """Run the fake Partner Center (development and tests)."""
     from app.partner_center.fake import serve
@@ -299,6 +312,7 @@ def fake_partner_center(host: str, port: int, **faults: float | None) -> None:
         "hang_seconds": "hangSeconds",
         "duplicate_status": "duplicateStatus",
         "seed": "seed",
+        "attestation_lapse_seconds": "attestationLapseSeconds",
     }
     chosen = {names[k]: v for k, v in faults.items() if v is not None}
     click.echo(f"fake Partner Center on http://{host}:{port}")

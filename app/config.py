@@ -51,7 +51,7 @@ class Settings:
     database_url: str = ""
     celery_broker_url: str = ""
     partner_center_url: str = "http://127.0.0.1:5050"
-    partner_center_flow: str = "legacy"
+    partner_center_flow: str = "enhanced"
     # The fake accepts any bearer.
     partner_center_token: str = field(default="dev-static-token", repr=False)  # noqa: S105
     partner_center_tenant_id: str = ""
@@ -68,6 +68,7 @@ class Settings:
     forward_retry_cap_seconds: float = 900.0
     forward_max_attempts: int = 12
     forward_sweep_seconds: float = 30.0
+    forward_requeue_seconds: float = 60.0
     forward_short_countdown_max_seconds: float = 60.0
     template_sync_seconds: float = 3600.0
     broker_publish_timeout_seconds: float = 1.0
@@ -82,6 +83,11 @@ class Settings:
     login_limit_per_account: str = "10 per 15 minutes"
     login_limit_per_address: str = "50 per 15 minutes"
     retention_days: int = 365
+    # Enhanced flow (R20): first look at a new attestation after the base, then ever less often.
+    enhanced_poll_base_seconds: float = 60.0
+    enhanced_poll_cap_seconds: float = 3600.0
+    # Where customers accept (the acceptance page); empty: Microsoft's, or the fake's /mca/.
+    partner_center_acceptance_url: str = ""
     proxy_count: int = 0  # reverse proxies in front of the web processes (X-Forwarded-For)
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -108,6 +114,7 @@ class Settings:
         "FORWARD_RETRY_CAP_SECONDS": "forward_retry_cap_seconds",
         "FORWARD_MAX_ATTEMPTS": "forward_max_attempts",
         "FORWARD_SWEEP_SECONDS": "forward_sweep_seconds",
+        "FORWARD_REQUEUE_SECONDS": "forward_requeue_seconds",
         "TEMPLATE_SYNC_SECONDS": "template_sync_seconds",
         "BROKER_PUBLISH_TIMEOUT_SECONDS": "broker_publish_timeout_seconds",
         "UPSTREAM_MAX_REQUESTS_PER_SECOND": "upstream_max_requests_per_second",
@@ -119,6 +126,9 @@ class Settings:
         "LOGIN_LIMIT_PER_ACCOUNT": "login_limit_per_account",
         "LOGIN_LIMIT_PER_ADDRESS": "login_limit_per_address",
         "RETENTION_DAYS": "retention_days",
+        "ENHANCED_POLL_BASE_SECONDS": "enhanced_poll_base_seconds",
+        "ENHANCED_POLL_CAP_SECONDS": "enhanced_poll_cap_seconds",
+        "PARTNER_CENTER_ACCEPTANCE_URL": "partner_center_acceptance_url",
         "PROXY_COUNT": "proxy_count",
     }
 
@@ -174,10 +184,6 @@ class Settings:
             raise ConfigError(
                 f"PARTNER_CENTER_FLOW must be one of {', '.join(FLOWS)}, "
                 f"not {self.partner_center_flow!r}"
-            )
-        if self.partner_center_flow == "enhanced":
-            raise ConfigError(
-                "PARTNER_CENTER_FLOW=enhanced is not available in this release; use 'legacy'"
             )
         self._check_partner_center_auth()
         rate = self.upstream_max_requests_per_second

@@ -171,6 +171,8 @@ def make_app(tmp_path: Path) -> Iterator[AppFactory]:
             "SECRET_KEY": "test-secret-key-" + "x" * 32,
             "CELERY_BROKER_URL": "memory://",
             "PARTNER_CENTER_URL": "http://127.0.0.1:9",
+            # The legacy flow unless a test asks for the enhanced one (its own tests do).
+            "PARTNER_CENTER_FLOW": "legacy",
             "WTF_CSRF_ENABLED": False,
             "FORWARD_LEASE_SECONDS": 30,
             "FORWARD_RETRY_BASE_SECONDS": 1,

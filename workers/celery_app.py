@@ -38,6 +38,10 @@ def celery_config(settings: Settings) -> dict[str, Any]:
                 "task": "intake.sweep_forwarding",
                 "schedule": settings.forward_sweep_seconds,
             },
+            "compact-embedded-broker": {
+                "task": "intake.compact_embedded_broker",
+                "schedule": 3600.0,
+            },
             "apply-retention": {
                 "task": "intake.apply_retention",
                 "schedule": 24 * 3600.0,

@@ -5,7 +5,10 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import sqlite3
 import uuid
+from contextlib import closing
+from datetime import timedelta
 from typing import Any
 
 from celery import Task
@@ -31,6 +34,9 @@ def policy() -> forwarding.ForwardingPolicy:
         retry_base_seconds=s.forward_retry_base_seconds,
         retry_cap_seconds=s.forward_retry_cap_seconds,
         max_attempts=s.forward_max_attempts,
+        poll_base_seconds=s.enhanced_poll_base_seconds,
+        poll_cap_seconds=s.enhanced_poll_cap_seconds,
+        default_country=s.default_phone_region,
     )
 
 
@@ -64,8 +70,9 @@ def forward_acceptance(self: Task, record_id: int) -> None:
 @celery_app.task(name="intake.sweep_forwarding", ignore_result=True)
 def sweep_forwarding() -> int:
     """Re-enqueue records that are due and records whose worker died mid-flight."""
+    requeue_after = timedelta(seconds=settings().forward_requeue_seconds)
     with session_scope(get_engine()) as session:
-        ids = forwarding.due_record_ids(session, now=utcnow())
+        ids = forwarding.due_record_ids(session, now=utcnow(), requeue_after=requeue_after)
     if ids:
         log.info("sweeper: re-enqueueing %d record(s)", len(ids))
     return enqueue_forwarding(ids)
@@ -96,3 +103,23 @@ def apply_retention() -> int:
     """Anonymise rejected and withdrawn submissions older than RETENTION_DAYS."""
     with session_scope(get_engine()) as session:
         return retention.anonymise_expired(session, now=utcnow(), days=settings().retention_days)
+
+
+@celery_app.task(name="intake.compact_embedded_broker", ignore_result=True)
+def compact_embedded_broker() -> int:
+    """The embedded broker keeps every delivered message; drop those older than an hour.
+
+    kombu's SQLAlchemy transport marks a message invisible when a worker takes it and never
+    deletes it. An invisible message whose worker died is dropped too: the sweeper re-sends
+    its record from the database.
+    """
+    url = settings().celery_broker_url
+    if not url.startswith("sqla+sqlite:///"):
+        return 0
+    path = url.removeprefix("sqla+sqlite:///")
+    cutoff = (utcnow() - timedelta(hours=1)).replace(tzinfo=None).isoformat(sep=" ")
+    with closing(sqlite3.connect(path, timeout=30)) as conn, conn:
+        deleted = conn.execute(
+            "DELETE FROM kombu_message WHERE visible = 0 AND sent_at < ?", (cutoff,)
+        ).rowcount
+    return int(deleted)

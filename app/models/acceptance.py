@@ -109,6 +109,8 @@ class AcceptanceRecord(SQLModel, table=True):
     contact_last_name: str = Field(sa_type=String(100))
     contact_email: str = Field(sa_type=String(254))
     contact_phone: str | None = Field(default=None, sa_type=String(20))
+    # The language the customer reads the agreement in, e.g. "ko-KR" (enhanced flow, R18).
+    language: str | None = Field(default=None, sa_type=String(16))
     flags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
 
     status: str = Field(default=RecordStatus.SUBMITTED.value, sa_type=String(20))
@@ -125,6 +127,8 @@ class AcceptanceRecord(SQLModel, table=True):
     lease_owner: str | None = Field(default=None, sa_type=String(100))
     lease_expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     pending_request_id: str | None = Field(default=None, sa_type=String(36))
+    # When the sweeper last enqueued the record (it does so at most once per requeue interval).
+    swept_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     upstream_code: str | None = Field(default=None, sa_type=String(64))
     upstream_message: str | None = Field(default=None, sa_type=Text)
     # The ledger entry that settles the record: its own when confirmed, the earlier one when

@@ -29,6 +29,30 @@ from app.models.acceptance import AgreementType
 from app.models.customer import Cloud
 
 EARLIEST_DATE_AGREED = date(2018, 1, 1)  # confirmations of acceptance began in 2018
+# ISO 3166-1 alpha-2 regions (phonenumbers keeps the list current), less the "world" code.
+COUNTRY_CODES = frozenset(phonenumbers.SUPPORTED_REGIONS) - {"001"}
+LANGUAGE_BY_COUNTRY = {
+    "KR": "ko-KR",
+    "JP": "ja-JP",
+    "CN": "zh-CN",
+    "TW": "zh-TW",
+    "HK": "zh-HK",
+    "US": "en-US",
+    "GB": "en-GB",
+    "DE": "de-DE",
+    "FR": "fr-FR",
+    "ES": "es-ES",
+    "VN": "vi-VN",
+    "TH": "th-TH",
+    "ID": "id-ID",
+}
+
+
+def default_language(country: str | None) -> str:
+    """The agreement language most customers of a country read."""
+    return LANGUAGE_BY_COUNTRY.get(country or "", "en-US")
+
+
 _DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 
 
@@ -80,6 +104,7 @@ class CustomerInput(BaseModel):
     company_name: str
     domain: str | None = None
     cloud: Cloud = Cloud.PUBLIC
+    country: str | None = None  # ISO 3166-1 alpha-2; the reseller's country when missing
 
     @field_validator("tenant_id", mode="before")
     @classmethod
@@ -115,6 +140,15 @@ class CustomerInput(BaseModel):
         if not _DOMAIN_RE.fullmatch(text):
             raise _fail("Enter a domain name such as contoso.com or contoso.onmicrosoft.com.")
         return text
+
+    @field_validator("country", mode="before")
+    @classmethod
+    def _country(cls, value: Any) -> str | None:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        if isinstance(value, str) and value.strip().upper() in COUNTRY_CODES:
+            return value.strip().upper()
+        raise _fail("Enter the customer's country as a two-letter code, e.g. KR or US.")
 
     @field_validator("cloud", mode="before")
     @classmethod
@@ -193,6 +227,20 @@ class AcceptanceSubmission(BaseModel):
     template_id: str | None = None
     date_agreed: date
     contact: ContactInput
+    # The agreement's language for the customer, e.g. "ko-KR"; from the country when missing.
+    language: str | None = None
+
+    @field_validator("language", mode="before")
+    @classmethod
+    def _language(cls, value: Any) -> str | None:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        if isinstance(value, str):
+            match = re.fullmatch(r"([A-Za-z]{2,3})(?:[-_]([A-Za-z]{2}))?", value.strip())
+            if match:
+                region = f"-{match[2].upper()}" if match[2] else ""
+                return f"{match[1].lower()}{region}"
+        raise _fail("Enter the agreement's language as a tag such as ko-KR or en-US.")
 
     @field_validator("agreement_type", mode="before")
     @classmethod

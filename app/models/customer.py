@@ -43,6 +43,7 @@ class Customer(SQLModel, table=True):
     company_name: str = Field(sa_type=String(200))
     domain: str | None = Field(default=None, sa_type=String(253))
     cloud: str = Field(default=Cloud.PUBLIC.value, sa_type=String(16))
+    country: str | None = Field(default=None, sa_type=String(2))  # ISO 3166-1 alpha-2
     # R13: the customer no longer accepts the agreement; its subscriptions must be cancelled.
     # Cleared when a new confirmation is recorded.
     withdrawn_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -63,6 +63,8 @@ class Organization(SQLModel, table=True):
     partner_id: str | None = Field(default=None, sa_type=String(32))
     # Domains the organization's own staff use; a contact at one of them is flagged (R6).
     email_domains: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # Default country (ISO 3166-1 alpha-2) of a reseller's customers (enhanced flow, R18).
+    country: str | None = Field(default=None, sa_type=String(2))
     active: bool = Field(default=True)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 

@@ -1,208 +1,76 @@
-"""Typed HTTP client for the Partner Center agreement endpoints (contract §2.1-2.4).
+"""Typed HTTP client for the Partner Center agreement endpoints (contract §2.1-2.5, §6).
 
 No Flask here: the worker and the CLI use it outside any app context. One `httpx.Client` per
-instance keeps connections alive; every call has timeouts and fresh tracing headers.
+instance keeps connections alive; every call has timeouts and fresh tracing headers. The
+enhanced attestation calls take their paths and field names from `enhanced_wire`, the one module
+that knows which of them Microsoft documents.
 """
 
 from __future__ import annotations
 
-import email.utils
-import re
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from types import TracebackType
 from typing import Any
 
 import httpx
 
+from app.partner_center import enhanced_wire as wire
 from app.partner_center.auth import TokenProvider
-from app.partner_center.errors import AuthFailed, PartnerCenterError, Rejected, Transient
+from app.partner_center.errors import AuthFailed, Transient
 from app.partner_center.ratelimit import NoLimit, RateLimiter
+from app.partner_center.responses import (
+    AgreementDocument,
+    AgreementMetadata,
+    Contact,
+    CreatedAttestation,
+    CustomerAgreement,
+    ci,
+    error_for_response,
+    invalid_response,
+    items,
+    json_or_none,
+    normalize_guid,
+    parse_agreement,
+    parse_datetime,
+    parse_metadata,
+    parse_retry_after,
+)
 
-_GUID_RE = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
-
-# Body codes that mean "your token is not good enough" even when the status is 403.
-_AUTH_CODES = frozenset({"400", "1002", "800001", "900421"})
-
-_MAX_MESSAGE = 500
-
-
-@dataclass(frozen=True)
-class Contact:
-    """The customer-side person who accepted the agreement (`primaryContact`)."""
-
-    first_name: str
-    last_name: str
-    email: str
-    phone_number: str | None = None
-
-
-@dataclass(frozen=True)
-class AgreementMetadata:
-    """One agreement template as listed by `GET /v1/agreements`."""
-
-    template_id: str
-    agreement_type: str
-    agreement_link: str | None
-    version_rank: int
-
-
-@dataclass(frozen=True)
-class CustomerAgreement:
-    """One confirmation of acceptance held by Partner Center for a customer."""
-
-    template_id: str
-    agreement_type: str
-    date_agreed: datetime | None
-    contact: Contact | None
-    user_id: str | None
-    agreement_link: str | None
+# The resource types and parsing helpers live in `responses`; they stay importable from here.
+__all__ = [
+    "AgreementDocument",
+    "AgreementMetadata",
+    "Contact",
+    "CreatedAttestation",
+    "CustomerAgreement",
+    "PartnerCenterClient",
+    "agreement_body",
+    "error_for_response",
+    "normalize_guid",
+    "parse_datetime",
+    "parse_retry_after",
+]
 
 
-def normalize_guid(value: str) -> str:
-    """Return `value` lowercased if it is a hyphenated GUID; raise ValueError otherwise."""
-    if not isinstance(value, str) or not _GUID_RE.match(value.strip()):
-        raise ValueError(f"not a GUID: {value!r}")
-    return value.strip().lower()
-
-
-def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """Seconds to wait per a `Retry-After` header (delay-seconds or HTTP-date); None if unusable."""
-    if value is None or not value.strip():
-        return None
-    text = value.strip()
-    try:
-        seconds = float(text)
-    except ValueError:
-        pass
-    else:
-        return seconds if seconds >= 0 and seconds == seconds else None  # rejects NaN
-    try:
-        when = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    delta = (when - (now or datetime.now(UTC))).total_seconds()
-    return max(0.0, delta)
-
-
-def parse_datetime(value: Any) -> datetime | None:
-    """Parse an upstream date-time (with or without `Z`/offset) into an aware UTC datetime."""
-    if not isinstance(value, str) or not value.strip():
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        # Partner Center omits the offset in GET responses; its dates are UTC.
-        return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
-
-
-def _ci(mapping: Any) -> dict[str, Any]:
-    """Lower-case the keys so camelCase and PascalCase bodies read the same."""
-    if not isinstance(mapping, Mapping):
-        return {}
-    return {str(k).lower(): v for k, v in mapping.items()}
-
-
-def _opt_str(value: Any) -> str | None:
-    if value is None:
-        return None
-    text = str(value)
-    return text if text else None
-
-
-def _parse_contact(raw: Any) -> Contact | None:
-    if not isinstance(raw, Mapping):
-        return None
-    fields = _ci(raw)
-    return Contact(
-        first_name=str(fields.get("firstname") or ""),
-        last_name=str(fields.get("lastname") or ""),
-        email=str(fields.get("email") or ""),
-        phone_number=_opt_str(fields.get("phonenumber")),
-    )
-
-
-def _parse_agreement(raw: Any) -> CustomerAgreement | None:
-    fields = _ci(raw)
-    template_id = _opt_str(fields.get("templateid"))
-    if template_id is None:
-        return None
-    return CustomerAgreement(
-        template_id=template_id.lower(),
-        agreement_type=str(fields.get("type") or fields.get("agreementtype") or ""),
-        date_agreed=parse_datetime(fields.get("dateagreed")),
-        contact=_parse_contact(fields.get("primarycontact")),
-        user_id=_opt_str(fields.get("userid")),
-        agreement_link=_opt_str(fields.get("agreementlink")),
-    )
-
-
-def _parse_metadata(raw: Any) -> AgreementMetadata | None:
-    fields = _ci(raw)
-    template_id = _opt_str(fields.get("templateid"))
-    if template_id is None:
-        return None
-    rank = fields.get("versionrank")
-    return AgreementMetadata(
-        template_id=template_id.lower(),
-        agreement_type=str(fields.get("agreementtype") or fields.get("type") or ""),
-        agreement_link=_opt_str(fields.get("agreementlink")),
-        version_rank=rank if isinstance(rank, int) and not isinstance(rank, bool) else 0,
-    )
-
-
-def _items(body: Any) -> list[Any]:
-    """Items of a collection wrapper; a bare array is accepted too (the REST reference says so)."""
-    if isinstance(body, list):
-        return body
-    items = _ci(body).get("items")
-    if isinstance(items, list):
-        return items
-    raise _invalid_response("expected a collection with an 'items' array")
-
-
-def _invalid_response(detail: str) -> Transient:
-    # A 2xx we cannot read is most likely a proxy or an outage page; a later retry may work.
-    return Transient(f"unreadable Partner Center response: {detail}", code="invalid_response")
-
-
-def _json_or_none(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
-
-
-def error_for_response(response: httpx.Response) -> PartnerCenterError | None:
-    """Map a non-2xx response to the typed error to raise; None for a 2xx."""
-    status = response.status_code
-    if 200 <= status < 300:
-        return None
-    body = _json_or_none(response)
-    fields = _ci(body)
-    raw_code = fields.get("code")
-    if raw_code is None:
-        raw_code = fields.get("errorcode")
-    code = str(raw_code) if raw_code not in (None, "") else str(status)
-    message = fields.get("description") or fields.get("message") or fields.get("errormessage")
-    if not isinstance(message, str) or not message:
-        text = response.text.strip() if body is None else ""
-        message = text[:_MAX_MESSAGE] if text else (response.reason_phrase or f"HTTP {status}")
-    if status in (408, 429) or status >= 500:
-        retry_after = parse_retry_after(response.headers.get("Retry-After"))
-        return Transient(
-            message, code=str(status), status=status, retry_after=retry_after, answered=True
-        )
-    if status == 401 or (status == 403 and code in _AUTH_CODES):
-        return AuthFailed(message, code=code, status=status)
-    return Rejected(message, code=code, status=status)
+def agreement_body(
+    *, agreement_type: str, template_id: str, date_agreed: date, contact: Contact
+) -> dict[str, Any]:
+    """The create-agreement body (contract §2.2); the phone is left out when there is none."""
+    primary: dict[str, str] = {
+        "firstName": contact.first_name,
+        "lastName": contact.last_name,
+        "email": contact.email,
+    }
+    if contact.phone_number is not None:
+        primary["phoneNumber"] = contact.phone_number
+    return {
+        "primaryContact": primary,
+        "templateId": template_id,
+        "dateAgreed": f"{date_agreed.isoformat()}T00:00:00.000Z",
+        "type": agreement_type,
+    }
 
 
 class PartnerCenterClient:
@@ -234,7 +102,7 @@ class PartnerCenterClient:
         body = self._request(
             "GET", "/v1/agreements", params={"agreementType": _require(agreement_type)}
         )
-        parsed = (_parse_metadata(item) for item in _items(body))
+        parsed = (parse_metadata(item) for item in items(body))
         return [item for item in parsed if item is not None]
 
     def get_customer_agreements(
@@ -243,7 +111,7 @@ class PartnerCenterClient:
         """The customer's confirmations of `agreement_type`, oldest first (undated ones first)."""
         path = f"/v1/customers/{normalize_guid(tenant_id)}/agreements"
         body = self._request("GET", path, params={"agreementType": _require(agreement_type)})
-        parsed = (_parse_agreement(item) for item in _items(body))
+        parsed = (parse_agreement(item) for item in items(body))
         agreements = [item for item in parsed if item is not None]
         floor = datetime.min.replace(tzinfo=UTC)
         agreements.sort(key=lambda a: (a.date_agreed is not None, a.date_agreed or floor))
@@ -253,9 +121,9 @@ class PartnerCenterClient:
         """True if the customer accepted the agreement itself in the Microsoft 365 admin center."""
         tenant = normalize_guid(tenant_id)
         path = f"/v1/customers/{tenant}/directSignedMicrosoftCustomerAgreementStatus"
-        signed = _ci(self._request("GET", path)).get("issigned")
+        signed = ci(self._request("GET", path)).get("issigned")
         if not isinstance(signed, bool):
-            raise _invalid_response("expected a boolean 'isSigned'")
+            raise invalid_response("expected a boolean 'isSigned'")
         return signed
 
     def create_customer_agreement(
@@ -273,33 +141,111 @@ class PartnerCenterClient:
         Reuse the same `request_id` when retrying after a `Transient` without an answer.
         """
         path = f"/v1/customers/{normalize_guid(tenant_id)}/agreements"
-        request_id = normalize_guid(request_id)
-        primary: dict[str, str] = {
-            "firstName": contact.first_name,
-            "lastName": contact.last_name,
-            "email": contact.email,
-        }
-        if contact.phone_number is not None:
-            primary["phoneNumber"] = contact.phone_number
-        payload = {
-            "primaryContact": primary,
-            "templateId": template_id,
-            "dateAgreed": f"{date_agreed.isoformat()}T00:00:00.000Z",
-            "type": agreement_type,
-        }
-        body = self._request("POST", path, json=payload, request_id=request_id)
-        created = _parse_agreement(body)
-        if created is not None:
-            return created
-        # 200 may come without the Agreement (REST reference); the call still succeeded.
-        return CustomerAgreement(
-            template_id=template_id.lower(),
+        payload = agreement_body(
             agreement_type=agreement_type,
-            date_agreed=datetime(date_agreed.year, date_agreed.month, date_agreed.day, tzinfo=UTC),
+            template_id=template_id,
+            date_agreed=date_agreed,
             contact=contact,
-            user_id=None,
-            agreement_link=None,
         )
+        body = self._request("POST", path, json=payload, request_id=normalize_guid(request_id))
+        return _created_agreement(body, agreement_type, template_id, date_agreed, contact)
+
+    def create_attestation(
+        self,
+        *,
+        tenant_id: str,
+        country: str,
+        language: str,
+        company_name: str,
+        contact: Contact,
+        request_id: str,
+    ) -> CreatedAttestation:
+        """Create an enhanced-flow attestation for the customer (contract §2.5 step 1).
+
+        `request_id` is idempotent: a retry after a `Transient` without an answer must reuse it,
+        so that Partner Center answers the attestation it already made instead of a second one.
+        The wire names come from `enhanced_wire` (several unconfirmed).
+        """
+        payload = wire.create_body(
+            tenant_id=normalize_guid(tenant_id),
+            country=country.strip().upper(),
+            language=language.strip(),
+            company_name=company_name.strip(),
+            contact=contact,
+        )
+        body = self._request(
+            "POST", wire.CREATE_PATH, json=payload, request_id=normalize_guid(request_id)
+        )
+        try:
+            attestation_id, expires_at = wire.parse_created(body)
+        except ValueError as exc:
+            # The attestation probably exists upstream but we cannot name it: replaying the same
+            # request id is the only way to learn its id without creating a second one.
+            raise invalid_response(str(exc), answered=False) from exc
+        return CreatedAttestation(attestation_id=attestation_id, expires_at=expires_at)
+
+    def get_attestation_status(self, attestation_id: str) -> str:
+        """The attestation's status: "Pending", "Accepted" or "Expired" (read unconfirmed)."""
+        if not attestation_id or not attestation_id.strip():
+            raise ValueError("attestation_id is required")
+        body = self._request("GET", wire.status_path(attestation_id.strip()))
+        try:
+            return wire.parse_status(body)
+        except ValueError as exc:
+            raise invalid_response(str(exc)) from exc
+
+    def finalize_customer_agreement(
+        self,
+        tenant_id: str,
+        *,
+        attestation_id: str,
+        agreement_type: str,
+        template_id: str,
+        date_agreed: date,
+        contact: Contact,
+        request_id: str,
+    ) -> CustomerAgreement:
+        """Finalize an accepted attestation: the create-agreement call carrying its id (§2.5).
+
+        Idempotent by `request_id` like `create_customer_agreement`; Partner Center refuses it
+        (`Rejected`) while the customer has not accepted.
+        """
+        if not attestation_id or not attestation_id.strip():
+            raise ValueError("attestation_id is required")
+        tenant = normalize_guid(tenant_id)
+        payload = wire.finalize_body(
+            agreement_body(
+                agreement_type=agreement_type,
+                template_id=template_id,
+                date_agreed=date_agreed,
+                contact=contact,
+            ),
+            attestation_id.strip(),
+        )
+        body = self._request(
+            "POST", wire.finalize_path(tenant), json=payload, request_id=normalize_guid(request_id)
+        )
+        return _created_agreement(body, agreement_type, template_id, date_agreed, contact)
+
+    def get_agreement_document(
+        self, template_id: str, *, country: str, language: str
+    ) -> AgreementDocument:
+        """The agreement text of a template for a country and language (contract §6).
+
+        The path is documented; the answer's shape is not, so whatever comes back is returned:
+        the document's bytes, or the link a JSON answer names.
+        """
+        if not template_id or not template_id.strip():
+            raise ValueError("template_id is required")
+        response = self._send(
+            "GET",
+            wire.document_path(template_id.strip()),
+            params=wire.document_params(country=country.strip(), language=language.strip()),
+            accept=wire.DOCUMENT_ACCEPT,
+        )
+        content_type = response.headers.get("Content-Type", "application/octet-stream")
+        kind, content, url = wire.parse_document(content_type, response.content)
+        return AgreementDocument(content_type=kind, body=content, url=url)
 
     def close(self) -> None:
         """Close the pooled connections."""
@@ -325,6 +271,29 @@ class PartnerCenterClient:
         json: Any = None,
         request_id: str | None = None,
     ) -> Any:
+        """Send and read the JSON answer (None for an empty one, or a POST's non-JSON one)."""
+        response = self._send(method, path, params=params, json=json, request_id=request_id)
+        if not response.content:
+            return None
+        body = json_or_none(response)
+        if body is None and method == "POST":
+            # The create call succeeded whatever its body says; the caller falls back to its input.
+            return None
+        if body is None:
+            raise invalid_response(f"{method} {path} answered {response.status_code} without JSON")
+        return body
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        json: Any = None,
+        request_id: str | None = None,
+        accept: str = "application/json",
+    ) -> httpx.Response:
+        """One paced, authenticated request; a 2xx response, or the typed error."""
         # Wait for the cap before taking the token, so that a long wait cannot stale it.
         self._rate_limiter.acquire()
         token = self._token_provider.get_token()
@@ -332,7 +301,7 @@ class PartnerCenterClient:
             raise AuthFailed("the token provider returned an empty token", code="empty_token")
         headers = {
             "Authorization": f"Bearer {token.strip()}",
-            "Accept": "application/json",
+            "Accept": accept,
             "MS-CorrelationId": str(uuid.uuid4()),
             "MS-RequestId": request_id or str(uuid.uuid4()),
             "MS-PartnerCenter-Application": self._app_name,
@@ -357,15 +326,24 @@ class PartnerCenterClient:
         error = error_for_response(response)
         if error is not None:
             raise error
-        if not response.content:
-            return None
-        body = _json_or_none(response)
-        if body is None and method == "POST":
-            # The create call succeeded whatever its body says; the caller falls back to its input.
-            return None
-        if body is None:
-            raise _invalid_response(f"{method} {path} answered {response.status_code} without JSON")
-        return body
+        return response
+
+
+def _created_agreement(
+    body: Any, agreement_type: str, template_id: str, date_agreed: date, contact: Contact
+) -> CustomerAgreement:
+    created = parse_agreement(body)
+    if created is not None:
+        return created
+    # 200 may come without the Agreement (REST reference); the call still succeeded.
+    return CustomerAgreement(
+        template_id=template_id.lower(),
+        agreement_type=agreement_type,
+        date_agreed=datetime(date_agreed.year, date_agreed.month, date_agreed.day, tzinfo=UTC),
+        contact=contact,
+        user_id=None,
+        agreement_link=None,
+    )
 
 
 def _require(agreement_type: str) -> str:

@@ -1,8 +1,10 @@
 """A faithful fake of Partner Center's agreement endpoints, for development and tests.
 
 Same paths, bodies, error shapes and validation as `partner-center-contract.md` (§2.1-2.4, §4,
-§5, §11), plus fault injection and `/_fake/*` inspection routes. It is a separate, small Flask
-app; run it with `serve()` (the `intake fake-partner-center` command) or, in tests, with
+§5, §11), plus fault injection and `/_fake/*` inspection routes. The enhanced attestation flow
+(§2.5: create, status, acceptance page, document) is in `fake_enhanced`; its finalize call is
+the create route here, carrying an attestation id. It is a separate, small Flask app; run it
+with `serve()` (the `intake fake-partner-center` command) or, in tests, with
 `app.partner_center.fake_server.FakeServer`.
 """
 
@@ -20,15 +22,20 @@ from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from app.partner_center.client import normalize_guid
+from app.partner_center import enhanced_wire as wire
+from app.partner_center.fake_enhanced import ATTESTATION_CREATE_ENDPOINT, register_enhanced_routes
 from app.partner_center.fake_models import (
     CLOUD_AGREEMENT,
+    INVALID_INPUT,
     INVALID_PROPERTY,
-    FakeContact,
     RequestRecord,
+    parse_contact,
+    parse_date,
     pc_error,
+    tenant_or_none,
 )
 from app.partner_center.fake_store import FakeStore
+from app.partner_center.responses import ci
 
 logger = logging.getLogger(__name__)
 
@@ -38,9 +45,9 @@ _AUTH_MESSAGES = {
     800001: "Partner Token missing in request context",
     900421: "The App+User token has no valid MFA claim.",
 }
-_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 _CREATE_ENDPOINT = "create_agreement"
-INVALID_INPUT = 800002
+# POSTs that store something: the ones a hangAfterCommit fault may hold after storing.
+_STORING_ENDPOINTS = frozenset({_CREATE_ENDPOINT, ATTESTATION_CREATE_ENDPOINT})
 
 
 class QuietRequestHandler(WSGIRequestHandler):
@@ -74,19 +81,6 @@ def _collection(items: list[dict[str, Any]], uri: str) -> dict[str, Any]:
     }
 
 
-def _tenant_or_none(value: str | None) -> str | None:
-    try:
-        return normalize_guid(value or "")
-    except ValueError:
-        return None
-
-
-def _ci(mapping: Any) -> dict[str, Any]:
-    if not isinstance(mapping, Mapping):
-        return {}
-    return {str(k).lower(): v for k, v in mapping.items()}
-
-
 def _type_param() -> str:
     # Omitted means the Cloud Agreement, for backward compatibility (contract §2.1, §2.3).
     return request.args.get("agreementType") or CLOUD_AGREEMENT
@@ -99,12 +93,10 @@ def _gate() -> ResponseReturnValue | None:
     store = _store()
     g.request_id = request.headers.get("MS-RequestId") or str(uuid.uuid4())
     g.correlation_id = request.headers.get("MS-CorrelationId") or str(uuid.uuid4())
-    rule = request.url_rule
-    create_post = (
-        request.method == "POST" and rule is not None and rule.endpoint == _CREATE_ENDPOINT
-    )
-    if create_post:
-        store.count_post(_tenant_or_none((request.view_args or {}).get("tenant_id")))
+    endpoint = request.url_rule.endpoint if request.url_rule is not None else None
+    storing_post = request.method == "POST" and endpoint in _STORING_ENDPOINTS
+    if storing_post and endpoint == _CREATE_ENDPOINT:
+        store.count_post(tenant_or_none((request.view_args or {}).get("tenant_id")))
     store.record_request(
         RequestRecord(
             method=request.method,
@@ -120,7 +112,7 @@ def _gate() -> ResponseReturnValue | None:
         response = jsonify(pc_error(denial, _AUTH_MESSAGES.get(denial, "Access denied")))
         response.headers["WWW-Authenticate"] = "Bearer"
         return response, 401
-    decision = store.draw(create_post=create_post)
+    decision = store.draw(create_post=storing_post)
     store.sleep(decision.latency)
     g.hang_after_commit = decision.hang_after_commit
     g.hang_seconds = decision.hang_seconds
@@ -143,41 +135,13 @@ def _gate() -> ResponseReturnValue | None:
     return None
 
 
-def _parse_contact(raw: Any) -> FakeContact | str:
-    """The contact, or the description of what is wrong with it."""
-    if not isinstance(raw, Mapping):
-        return "Invalid property: primaryContact is required."
-    fields = _ci(raw)
-    values: dict[str, str] = {}
-    for key, name in (("firstname", "firstName"), ("lastname", "lastName"), ("email", "email")):
-        value = fields.get(key)
-        if not isinstance(value, str) or not value.strip():
-            return f"Invalid property: primaryContact.{name} is required."
-        values[key] = value
-    if not _EMAIL_RE.match(values["email"].strip()):
-        return f"Invalid property: primaryContact.email '{values['email']}' is not a valid email."
-    phone = fields.get("phonenumber")
-    if phone is not None and not isinstance(phone, str):
-        return "Invalid property: primaryContact.phoneNumber must be a string."
-    return FakeContact(values["firstname"], values["lastname"], values["email"], phone)
-
-
-def _parse_date(raw: Any) -> datetime | None:
-    if not isinstance(raw, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(raw.strip())
-    except ValueError:
-        return None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-
-
 def create_fake_app(store: FakeStore | None = None) -> Flask:
     """Build the fake Partner Center app around `store` (a fresh one by default)."""
     app = Flask(__name__)
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions[_EXTENSION] = store if store is not None else FakeStore()
     app.before_request(_gate)
+    register_enhanced_routes(app, _store)
 
     @app.after_request
     def _echo(response: Any) -> Any:
@@ -199,36 +163,54 @@ def create_fake_app(store: FakeStore | None = None) -> Flask:
     @app.post("/v1/customers/<tenant_id>/agreements", endpoint=_CREATE_ENDPOINT)
     def create_agreement(tenant_id: str) -> ResponseReturnValue:
         store = _store()
-        tenant = _tenant_or_none(tenant_id)
+        tenant = tenant_or_none(tenant_id)
         if tenant is None:
             return _error(400, INVALID_INPUT, f"Invalid customer tenant id '{tenant_id}'.")
         request_id = request.headers.get("MS-RequestId")
         earlier = store.replay(tenant, request_id)
         if earlier is not None:
             return jsonify(earlier), 201
-        body = _ci(request.get_json(silent=True))
+        body = ci(request.get_json(silent=True))
         if not body:
             return _error(400, INVALID_INPUT, "Invalid request input: expected an Agreement.")
-        contact = _parse_contact(body.get("primarycontact"))
+        contact = parse_contact(body.get("primarycontact"))
         if isinstance(contact, str):
             return _error(400, INVALID_PROPERTY, contact)
         template_id = body.get("templateid")
         if not isinstance(template_id, str) or not template_id.strip():
             return _error(400, INVALID_PROPERTY, "Invalid property: templateId is required.")
-        date_agreed = _parse_date(body.get("dateagreed"))
+        date_agreed = parse_date(body.get("dateagreed"))
         if date_agreed is None:
             return _error(
                 400, INVALID_PROPERTY, "Invalid property: dateAgreed must be a UTC date-time."
             )
         if date_agreed > datetime.now(UTC):
             return _error(400, 600002, "Date of agreement cannot be greater than the current date.")
-        status, reply = store.create(
-            tenant,
-            request_id=request_id,
-            contact=contact,
-            template_id=template_id.strip(),
-            date_agreed=date_agreed,
-        )
+        attestation_id = body.get(wire.FINALIZE_ATTESTATION_ID.lower())
+        if attestation_id is not None and (
+            not isinstance(attestation_id, str) or not attestation_id.strip()
+        ):
+            message = f"Invalid property: {wire.FINALIZE_ATTESTATION_ID} must be a string."
+            return _error(400, INVALID_PROPERTY, message)
+        template_id = template_id.strip()
+        if attestation_id is not None:
+            # The enhanced flow's finalize call (contract §2.5 step 3).
+            status, reply = store.finalize(
+                tenant,
+                attestation_id=attestation_id.strip(),
+                request_id=request_id,
+                contact=contact,
+                template_id=template_id,
+                date_agreed=date_agreed,
+            )
+        else:
+            status, reply = store.create(
+                tenant,
+                request_id=request_id,
+                contact=contact,
+                template_id=template_id,
+                date_agreed=date_agreed,
+            )
         if status == 201 and g.get("hang_after_commit"):
             # The confirmation is stored; the caller's timeout now makes the outcome ambiguous.
             store.sleep(float(g.get("hang_seconds", 0.0)))
@@ -236,7 +218,7 @@ def create_fake_app(store: FakeStore | None = None) -> Flask:
 
     @app.get("/v1/customers/<tenant_id>/agreements")
     def list_confirmations(tenant_id: str) -> ResponseReturnValue:
-        tenant = _tenant_or_none(tenant_id)
+        tenant = tenant_or_none(tenant_id)
         if tenant is None:
             return _error(400, INVALID_INPUT, f"Invalid customer tenant id '{tenant_id}'.")
         items = [c.to_json() for c in _store().confirmations(tenant, _type_param())]
@@ -244,7 +226,7 @@ def create_fake_app(store: FakeStore | None = None) -> Flask:
 
     @app.get("/v1/customers/<tenant_id>/directSignedMicrosoftCustomerAgreementStatus")
     def direct_signed(tenant_id: str) -> ResponseReturnValue:
-        tenant = _tenant_or_none(tenant_id)
+        tenant = tenant_or_none(tenant_id)
         if tenant is None:
             return _error(400, INVALID_INPUT, f"Invalid customer tenant id '{tenant_id}'.")
         return jsonify({"isSigned": _store().direct_signed(tenant)})
@@ -288,7 +270,7 @@ def _register_admin_routes(app: Flask) -> None:
 
     @app.post("/_fake/customers/<tenant_id>/direct-signed")
     def fake_direct_signed(tenant_id: str) -> ResponseReturnValue:
-        tenant = _tenant_or_none(tenant_id)
+        tenant = tenant_or_none(tenant_id)
         body = json_object()
         if tenant is None or body is None or not isinstance(body.get("isSigned"), bool):
             return bad('expected a GUID tenant and {"isSigned": true|false}')
@@ -302,7 +284,7 @@ def _register_admin_routes(app: Flask) -> None:
         link, rank = body.get("agreementLink", ""), body.get("versionRank", 0)
         if not isinstance(kind, str) or not kind or not isinstance(template_id, str):
             return bad("agreementType and a GUID templateId are required")
-        if _tenant_or_none(template_id) is None:
+        if tenant_or_none(template_id) is None:
             return bad("agreementType and a GUID templateId are required")
         if not isinstance(link, str) or isinstance(rank, bool) or not isinstance(rank, int):
             return bad("agreementLink must be a string and versionRank an integer")
@@ -324,14 +306,14 @@ def _register_admin_routes(app: Flask) -> None:
     @app.post("/_fake/customers/<tenant_id>/agreements")
     def fake_seed_confirmation(tenant_id: str) -> ResponseReturnValue:
         # Seeds upstream history (another partner, an earlier attestation): no checks, no counts.
-        tenant = _tenant_or_none(tenant_id)
-        body = _ci(json_object())
-        contact = _parse_contact(body.get("primarycontact"))
-        date_agreed = _parse_date(body.get("dateagreed"))
+        tenant = tenant_or_none(tenant_id)
+        body = ci(json_object())
+        contact = parse_contact(body.get("primarycontact"))
+        date_agreed = parse_date(body.get("dateagreed"))
         template_id = body.get("templateid")
         if tenant is None or isinstance(contact, str) or date_agreed is None:
             return bad("expected a GUID tenant, primaryContact and dateAgreed")
-        if not isinstance(template_id, str) or _tenant_or_none(template_id) is None:
+        if not isinstance(template_id, str) or tenant_or_none(template_id) is None:
             return bad("expected a GUID templateId")
         style = body.get("keystyle") if body.get("keystyle") in ("camel", "pascal") else "camel"
         stored = _store().add_confirmation(

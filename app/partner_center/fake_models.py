@@ -1,4 +1,5 @@
-"""Values of the fake Partner Center: templates, confirmations, error bodies, fault settings.
+"""Values of the fake Partner Center: templates, confirmations, attestations, error bodies,
+fault settings, and the pure parsing of request bodies.
 
 Kept apart from `fake_store` (the mutable state) so routes, the CLI and tests can use them
 without touching the store. `FAULT_HELP` lists the `/_fake/faults` keys for CLI options.
@@ -6,10 +7,14 @@ without touching the store. `FAULT_HELP` lists the `/_fake/faults` keys for CLI 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime
 from typing import Any
+
+from app.partner_center import enhanced_wire as wire
+from app.partner_center.responses import ci, normalize_guid
 
 CUSTOMER_AGREEMENT = "MicrosoftCustomerAgreement"
 CLOUD_AGREEMENT = "MicrosoftCloudAgreement"
@@ -23,6 +28,21 @@ FAKE_PARTNER_USER_ID = "3d6f2c09-eb40-48ca-a4b3-d24c9c007531"
 CLOSED_TYPES = frozenset({CLOUD_AGREEMENT})
 
 INVALID_PROPERTY = 3000
+INVALID_INPUT = 800002
+
+# Fake-only codes: which codes Partner Center uses for these enhanced-flow refusals is
+# unconfirmed (contract §2.5), so they are names nobody could mistake for Microsoft's numbers.
+ATTESTATION_LIVE = "AttestationAlreadyLive"
+ATTESTATION_NOT_FOUND = "AttestationNotFound"
+ATTESTATION_NOT_ACCEPTED = "AttestationNotAccepted"
+ATTESTATION_FINALIZED = "AttestationAlreadyFinalized"
+
+# The fake's own state after Accepted; the status read knows three values and shows Accepted.
+FINALIZED = "Finalized"
+
+DEFAULT_LAPSE_SECONDS = 7 * 24 * 3600.0
+
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 
 
 def pc_error(code: int | str, description: str) -> dict[str, Any]:
@@ -122,9 +142,11 @@ FAULT_HELP: dict[str, str] = {
     "throttleRate": "share of /v1 requests answered 429 with Retry-After (0..1)",
     "retryAfterSeconds": "Retry-After value sent with 429 answers",
     "timeoutRate": "share of /v1 requests that hang hangSeconds, then answer 504 (0..1)",
-    "hangAfterCommitRate": "share of create POSTs stored, then held hangSeconds (0..1)",
+    "hangAfterCommitRate": "share of storing POSTs (create, finalize, attestation) stored, "
+    "then held hangSeconds (0..1)",
     "hangSeconds": "how long hanging requests hang, in seconds",
     "duplicateStatus": "HTTP status of the 600061 duplicate error",
+    "attestationLapseSeconds": "how long an enhanced-flow acceptance link stays usable",
     "seed": "seed of the fault random generator (empty: unseeded)",
 }
 
@@ -141,6 +163,7 @@ class FaultSettings:
     hangAfterCommitRate: float = 0.0  # noqa: N815
     hangSeconds: float = 30.0  # noqa: N815
     duplicateStatus: int = 400  # noqa: N815
+    attestationLapseSeconds: float = DEFAULT_LAPSE_SECONDS  # noqa: N815
     seed: int | None = None
 
     def updated(self, changes: Mapping[str, Any]) -> FaultSettings:
@@ -235,3 +258,88 @@ def created_body(stored: StoredConfirmation) -> dict[str, Any]:
 def aware_utc(value: datetime) -> datetime:
     """`value` as an aware UTC datetime (naive values are taken as UTC)."""
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def iso_utc(value: datetime) -> str:
+    """`value` as an ISO 8601 UTC instant with milliseconds and `Z`."""
+    return aware_utc(value).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def tenant_or_none(value: str | None) -> str | None:
+    """The lowercased GUID, or None if `value` is not one."""
+    try:
+        return normalize_guid(value or "")
+    except ValueError:
+        return None
+
+
+def parse_contact(raw: Any) -> FakeContact | str:
+    """The `primaryContact`, or the description of what is wrong with it."""
+    if not isinstance(raw, Mapping):
+        return "Invalid property: primaryContact is required."
+    fields = ci(raw)
+    values: dict[str, str] = {}
+    for key, name in (("firstname", "firstName"), ("lastname", "lastName"), ("email", "email")):
+        value = fields.get(key)
+        if not isinstance(value, str) or not value.strip():
+            return f"Invalid property: primaryContact.{name} is required."
+        values[key] = value
+    if not EMAIL_RE.match(values["email"].strip()):
+        return f"Invalid property: primaryContact.email '{values['email']}' is not a valid email."
+    phone = fields.get("phonenumber")
+    if phone is not None and not isinstance(phone, str):
+        return "Invalid property: primaryContact.phoneNumber must be a string."
+    return FakeContact(values["firstname"], values["lastname"], values["email"], phone)
+
+
+def parse_date(raw: Any) -> datetime | None:
+    """An ISO date-time as aware UTC (naive taken as UTC), or None."""
+    if not isinstance(raw, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(raw.strip())
+    except ValueError:
+        return None
+    return aware_utc(parsed)
+
+
+@dataclass(frozen=True)
+class FakeAttestation:
+    """An enhanced-flow attestation (contract §2.5); its state follows from its times."""
+
+    attestation_id: str
+    tenant_id: str
+    country: str
+    language: str
+    company_name: str
+    signatory: FakeContact
+    created_at: datetime
+    expires_at: datetime
+    request_id: str | None = None
+    accepted_at: datetime | None = None
+    finalized_at: datetime | None = None
+
+    def state(self, now: datetime) -> str:
+        """Pending, Accepted, Expired or (the fake's own) Finalized."""
+        if self.finalized_at is not None:
+            return FINALIZED
+        if self.accepted_at is not None:
+            return wire.ACCEPTED  # an accepted link no longer lapses
+        return wire.EXPIRED if now >= self.expires_at else wire.PENDING
+
+    def is_live(self, now: datetime) -> bool:
+        """Pending, or accepted and not finalized: it blocks another one for the customer."""
+        return self.state(now) in (wire.PENDING, wire.ACCEPTED)
+
+    def wire_status(self, now: datetime) -> str:
+        """The status the read shows (our own shape, unconfirmed)."""
+        state = self.state(now)
+        return wire.ACCEPTED if state == FINALIZED else state
+
+    def status_json(self, now: datetime) -> dict[str, Any]:
+        """The status read's answer: `{"attestationId", "status"}`."""
+        return {wire.ATTESTATION_ID: self.attestation_id, wire.STATUS: self.wire_status(now)}
+
+    def created_json(self, now: datetime) -> dict[str, Any]:
+        """The create call's answer: the status plus when the link lapses."""
+        return self.status_json(now) | {wire.EXPIRES_AT: iso_utc(self.expires_at)}

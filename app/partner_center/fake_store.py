@@ -1,8 +1,11 @@
-"""In-memory state of the fake Partner Center: templates, confirmations, faults and counters.
+"""In-memory state of the fake Partner Center: templates, confirmations, attestations, faults
+and counters.
 
 One lock guards everything, so the create call (idempotency check, template check, duplicate
-check, insert, counters) is atomic even under the threaded development server. Tests may call
-these methods directly to seed history or read the counters.
+check, insert, counters) and the finalize call (attestation check, the same create, marking the
+attestation finalized) are atomic even under the threaded development server. Tests may call
+these methods directly to seed history or read the counters; `attestations` is the
+enhanced flow's part (`fake_attestations.AttestationBook`).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from app.partner_center.fake_attestations import AttestationBook
 from app.partner_center.fake_models import (
     CLOSED_TYPES,
     CLOUD_AGREEMENT,
@@ -51,14 +55,17 @@ class FakeStore:
     def __init__(self, faults: Mapping[str, Any] | None = None) -> None:
         self._lock = threading.RLock()
         self._wake = threading.Event()
+        self.attestations = AttestationBook(self._lock)
         self.reset()
         if faults:
             self.set_faults(faults)
 
     # -- lifecycle -------------------------------------------------------------------------
     def reset(self) -> None:
-        """Back to the initial state: templates, no confirmations, no counters, no faults."""
+        """Back to the initial state: templates, no confirmations or attestations, no counters,
+        no faults."""
         with self._lock:
+            self.attestations.reset()
             self._templates = _initial_templates()
             self._confirmations: list[StoredConfirmation] = []
             self._replies: dict[tuple[str, str], dict[str, Any]] = {}
@@ -276,6 +283,44 @@ class FakeStore:
                 self._replies[(tenant, request_id.lower())] = body
             return 201, body
 
+    # -- enhanced flow (contract §2.5) ----------------------------------------------------------
+    def finalize(
+        self,
+        tenant_id: str,
+        *,
+        attestation_id: str,
+        request_id: str | None,
+        contact: FakeContact,
+        template_id: str,
+        date_agreed: datetime,
+    ) -> tuple[int, dict[str, Any]]:
+        """The create call carrying an attestation id, atomically: `(status, body)`.
+
+        Succeeds like `create` only for this customer's accepted attestation, which is then
+        finalized; a replayed `MS-RequestId` answers the first reply. A 600061 duplicate also
+        uses the attestation up: the customer's acceptance is on record either way, and keeping
+        it live would refuse every later attestation for the customer (upstream behaviour
+        unconfirmed).
+        """
+        tenant = tenant_id.lower()
+        with self._lock:
+            earlier = self.replay(tenant, request_id)
+            if earlier is not None:
+                return 201, earlier
+            refusal = self.attestations.finalize_refusal(tenant, attestation_id)
+            if refusal is not None:
+                return 400, refusal
+            status, body = self.create(
+                tenant,
+                request_id=request_id,
+                contact=contact,
+                template_id=template_id,
+                date_agreed=date_agreed,
+            )
+            if status == 201 or body.get("code") == DUPLICATE_BODY["code"]:
+                self.attestations.mark_finalized(attestation_id)
+            return status, body
+
     # -- direct acceptance -----------------------------------------------------------------------
     def set_direct_signed(self, tenant_id: str, is_signed: bool = True) -> None:
         """Record whether the customer accepted in the Microsoft 365 admin center."""
@@ -297,10 +342,13 @@ class FakeStore:
                 self._posts[tenant] = self._posts.get(tenant, 0) + 1
 
     def stats(self) -> dict[str, Any]:
-        """`{"posts", "accepted", "byCustomer": {tenant: {"posts", "accepted"}}, "faults"}`.
+        """`{"posts", "accepted", "byCustomer": {tenant: {"posts", "accepted"}}, "faults",
+        "attestations"}`.
 
         `faults` counts the faults injected so far, by kind (timeout, error5xx, throttle,
-        hangAfterCommit), so fault tests can report what they went through.
+        hangAfterCommit), so fault tests can report what they went through. `attestations`
+        counts the enhanced flow's: `{"created", "accepted", "finalized", "expired",
+        "byCustomer": {tenant: {"created", "live"}}}`.
         """
         with self._lock:
             tenants = sorted(set(self._posts) | set(self._accepted))
@@ -312,6 +360,7 @@ class FakeStore:
                     for t in tenants
                 },
                 "faults": dict(sorted(self._injected.items())),
+                "attestations": self.attestations.stats(),
             }
 
     def record_request(self, record: RequestRecord) -> None:

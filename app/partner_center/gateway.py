@@ -1,85 +1,66 @@
 """The one interface the forwarding service uses to confirm an acceptance upstream.
 
-Services never know which upstream flow runs (`PARTNER_CENTER_FLOW`); they hand over a
-`ConfirmationRequest` and get a `ConfirmationOutcome`, or a `Transient` / `Rejected` /
-`AuthFailed` error from `app.partner_center.errors`.
+Services never know which upstream flow runs (`PARTNER_CENTER_FLOW`); they call
+`Gateway.advance` with a `ConfirmationRequest` (and, in the enhanced flow, what they stored of
+the attestation) and get a `Step`, or a `Transient` / `Rejected` / `AuthFailed` error from
+`app.partner_center.errors`. The types live in `gateway_types` and are re-exported here.
+
+- `LegacyGateway` (flow "legacy"): ask Partner Center what it holds, then send (contract §2.2).
+- `EnhancedGateway` (flow "enhanced"): ask, create an attestation, wait for the customer to
+  accept on Microsoft's page, finalize (contract §2.5, R18-R20).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import date
-from enum import StrEnum
-from typing import Protocol
 
+from app.partner_center import enhanced_wire as wire
 from app.partner_center.auth import TokenProvider
 from app.partner_center.client import (
+    AgreementDocument,
     AgreementMetadata,
     Contact,
     CustomerAgreement,
     PartnerCenterClient,
 )
+from app.partner_center.enhanced_wire import ACCEPTANCE_BASE_URL
 from app.partner_center.errors import Rejected
+from app.partner_center.gateway_types import (
+    CUSTOMER_AGREEMENT,
+    DUPLICATE_CODE,
+    AttestationFields,
+    ConfirmationOutcome,
+    ConfirmationRequest,
+    Gateway,
+    OutcomeKind,
+    PendingAttestation,
+    Step,
+    StepKind,
+)
 from app.partner_center.ratelimit import RateLimiter
 
-CUSTOMER_AGREEMENT = "MicrosoftCustomerAgreement"
-DUPLICATE_CODE = "600061"
-FLOWS = ("legacy",)
+__all__ = [
+    "CUSTOMER_AGREEMENT",
+    "DUPLICATE_CODE",
+    "FLOWS",
+    "AttestationFields",
+    "ConfirmationOutcome",
+    "ConfirmationRequest",
+    "EnhancedGateway",
+    "Gateway",
+    "LegacyGateway",
+    "OutcomeKind",
+    "PendingAttestation",
+    "Step",
+    "StepKind",
+    "build_gateway",
+    "same_contact",
+]
+
+FLOWS = ("legacy", "enhanced")
 
 _NON_DIGITS = re.compile(r"\D")
-
-
-@dataclass(frozen=True)
-class ConfirmationRequest:
-    """What the portal wants Partner Center to hold for one customer and agreement version."""
-
-    customer_tenant_id: str
-    agreement_type: str
-    template_id: str
-    date_agreed: date
-    contact: Contact
-    request_id: str
-    # A provider admin asked for a new confirmation of a version that is already covered (a new
-    # contact person, or after a withdrawal): only our own earlier request counts as done.
-    reconfirm: bool = False
-
-
-class OutcomeKind(StrEnum):
-    """How the version ended up covered upstream."""
-
-    SENT = "sent"
-    ALREADY_OURS = "already_ours"
-    UPSTREAM = "upstream"
-    DIRECT = "direct"
-
-
-@dataclass(frozen=True)
-class ConfirmationOutcome:
-    """The result of `Gateway.confirm`: what upstream holds, and a sentence for people."""
-
-    kind: OutcomeKind
-    date_agreed: date | None
-    contact: Contact | None
-    detail: str
-
-
-class Gateway(Protocol):
-    """An upstream flow able to confirm acceptances."""
-
-    flow: str
-
-    def confirm(self, request: ConfirmationRequest) -> ConfirmationOutcome:
-        """Make sure Partner Center holds a confirmation for the request's version."""
-        ...
-
-    def current_templates(self, agreement_type: str) -> list[AgreementMetadata]:
-        """The templates Partner Center currently lists for `agreement_type`."""
-        ...
-
-    def close(self) -> None:
-        """Release connections."""
-        ...
 
 
 def same_contact(a: Contact, b: Contact) -> bool:
@@ -111,16 +92,57 @@ def _accepted(day: date | None) -> str:
     return f", accepted {day.isoformat()}" if day is not None else ""
 
 
-class LegacyGateway:
-    """The legacy attestation flow: ask Partner Center what it holds, then send if needed."""
+def _duplicate(request: ConfirmationRequest) -> ConfirmationOutcome:
+    """What a 600061 answer to our create or finalize call means: our confirmation is there."""
+    return ConfirmationOutcome(
+        kind=OutcomeKind.ALREADY_OURS,
+        date_agreed=None,
+        contact=request.contact,
+        detail=(
+            "Partner Center already holds a confirmation with the same contact "
+            f"(error {DUPLICATE_CODE})."
+        ),
+    )
 
-    flow = "legacy"
+
+def _sent(
+    request: ConfirmationRequest, created: CustomerAgreement, how: str = ""
+) -> ConfirmationOutcome:
+    day = _day(created) or request.date_agreed
+    return ConfirmationOutcome(
+        kind=OutcomeKind.SENT,
+        date_agreed=day,
+        contact=request.contact,
+        detail=f"Partner Center accepted the confirmation{how}{_accepted(day)}.",
+    )
+
+
+class _GatewayBase:
+    """What both flows share: the client, the reads of templates and documents, and close."""
 
     def __init__(self, client: PartnerCenterClient) -> None:
         self._client = client
 
-    def confirm(self, request: ConfirmationRequest) -> ConfirmationOutcome:
-        """Ask, then send; see the module docstring for the errors it lets through."""
+    def current_templates(self, agreement_type: str) -> list[AgreementMetadata]:
+        """The templates Partner Center lists for `agreement_type`."""
+        return self._client.get_agreement_metadata(agreement_type)
+
+    def agreement_document(
+        self, template_id: str, country: str, language: str
+    ) -> AgreementDocument:
+        """The agreement text of a template for a country and language (contract §6)."""
+        return self._client.get_agreement_document(template_id, country=country, language=language)
+
+    def close(self) -> None:
+        """Close the underlying client."""
+        self._client.close()
+
+    def _ask(self, request: ConfirmationRequest) -> ConfirmationOutcome | None:
+        """Step one of both flows: what covers the version upstream already, if anything.
+
+        A re-confirmation (`request.reconfirm`) is covered only by a confirmation with our own
+        contact: another contact's entry or the customer's direct acceptance does not count.
+        """
         template_id = request.template_id.strip().lower()
         held = [
             item
@@ -130,7 +152,7 @@ class LegacyGateway:
             if item.template_id.lower() == template_id
         ]
         if held:
-            outcome = self._covered(request, held)
+            outcome = _covered(request, held)
             if not (request.reconfirm and outcome.kind == OutcomeKind.UPSTREAM):
                 return outcome
         if (
@@ -147,6 +169,20 @@ class LegacyGateway:
                     "in the Microsoft 365 admin center."
                 ),
             )
+        return None
+
+
+class LegacyGateway(_GatewayBase):
+    """The legacy attestation flow: ask Partner Center what it holds, then send if needed."""
+
+    flow = "legacy"
+    uses_attestations = False
+
+    def confirm(self, request: ConfirmationRequest) -> ConfirmationOutcome:
+        """Ask, then send; see the module docstring for the errors it lets through."""
+        covered = self._ask(request)
+        if covered is not None:
+            return covered
         try:
             created = self._client.create_customer_agreement(
                 request.customer_tenant_id,
@@ -159,66 +195,165 @@ class LegacyGateway:
         except Rejected as exc:
             if exc.code != DUPLICATE_CODE:
                 raise
-            return ConfirmationOutcome(
-                kind=OutcomeKind.ALREADY_OURS,
-                date_agreed=None,
-                contact=request.contact,
-                detail=(
-                    "Partner Center already holds a confirmation with the same contact "
-                    f"(error {DUPLICATE_CODE})."
-                ),
-            )
-        day = _day(created) or request.date_agreed
-        return ConfirmationOutcome(
-            kind=OutcomeKind.SENT,
-            date_agreed=day,
-            contact=request.contact,
-            detail=f"Partner Center accepted the confirmation{_accepted(day)}.",
+            return _duplicate(request)
+        return _sent(request, created)
+
+    def advance(
+        self,
+        request: ConfirmationRequest,
+        pending: PendingAttestation | None,
+        fields: AttestationFields | None,
+    ) -> Step:
+        """The legacy flow has a single step: ask, then send."""
+        return Step(StepKind.CONFIRMED, outcome=self.confirm(request))
+
+
+class EnhancedGateway(_GatewayBase):
+    """The enhanced attestation flow (contract §2.5, R18-R20): ask, create, wait, finalize.
+
+    Each `advance` call makes one step and returns; the caller stores what it learnt (the
+    attestation id first of all) and calls again later. Wire details come from `enhanced_wire`.
+    """
+
+    flow = "enhanced"
+    uses_attestations = True
+
+    def __init__(
+        self, client: PartnerCenterClient, *, acceptance_base_url: str = ACCEPTANCE_BASE_URL
+    ) -> None:
+        super().__init__(client)
+        self._acceptance_base_url = acceptance_base_url
+
+    def confirm(self, request: ConfirmationRequest) -> ConfirmationOutcome:
+        """Not available in this flow: raises ValueError.
+
+        A confirmation here needs the customer to act between two calls, which one call cannot
+        wait for; `advance` is the enhanced flow's interface (check `uses_attestations`).
+        Refusing before any upstream call keeps a mistaken caller from half-doing the flow.
+        """
+        raise ValueError(
+            "confirm() is the legacy flow's one-call confirmation; the enhanced flow needs the "
+            "customer to accept between calls: use advance()"
         )
 
-    def current_templates(self, agreement_type: str) -> list[AgreementMetadata]:
-        """The templates Partner Center lists for `agreement_type`."""
-        return self._client.get_agreement_metadata(agreement_type)
+    def advance(
+        self,
+        request: ConfirmationRequest,
+        pending: PendingAttestation | None,
+        fields: AttestationFields | None,
+    ) -> Step:
+        """One step of the enhanced flow for the record `request` describes.
 
-    def close(self) -> None:
-        """Close the underlying client."""
-        self._client.close()
+        - Nothing created yet (`pending` None or "creating"): ask like the legacy flow, then
+          create the attestation with the pending request id (a replay after a lost answer
+          gets the same attestation back) → CONFIRMED if covered, else STARTED.
+        - "pending" / "accepted": read the attestation → WAITING, LAPSED, or finalize with
+          `request.request_id` → CONFIRMED (SENT, or ALREADY_OURS on 600061).
 
-    def _covered(
-        self, request: ConfirmationRequest, held: list[CustomerAgreement]
-    ) -> ConfirmationOutcome:
-        # `held` is oldest first. Any entry with our contact proves our confirmation is there,
-        # even if someone confirmed again later with another contact.
-        ours = [
-            item for item in held if item.contact and same_contact(item.contact, request.contact)
-        ]
-        if ours:
-            item = ours[-1]
-            day = _day(item)
-            return ConfirmationOutcome(
-                kind=OutcomeKind.ALREADY_OURS,
-                date_agreed=day,
-                contact=item.contact,
-                detail=(
-                    "Partner Center already holds a confirmation of this agreement version "
-                    f"with the same contact{_accepted(day)}."
-                ),
+        ValueError when `fields` is missing where a create may follow, or for a `pending` state
+        this flow cannot continue from. Raises Transient, Rejected or AuthFailed from upstream.
+        """
+        if pending is None or pending.status == "creating":
+            if fields is None:
+                raise ValueError("the enhanced flow needs AttestationFields to create one")
+            covered = self._ask(request)
+            if covered is not None:
+                return Step(StepKind.CONFIRMED, outcome=covered)
+            return self._create(request, pending, fields)
+        if pending.status not in ("pending", "accepted") or not pending.attestation_id:
+            raise ValueError(
+                f"cannot advance an attestation in state {pending.status!r} "
+                f"(attestation id {pending.attestation_id!r})"
             )
-        item = held[-1]
+        attestation_id = pending.attestation_id
+        status = self._client.get_attestation_status(attestation_id)
+        if status == wire.PENDING:
+            return Step(
+                StepKind.WAITING,
+                attestation_id=attestation_id,
+                detail="The customer has not accepted the agreement yet.",
+            )
+        if status == wire.EXPIRED:
+            return Step(
+                StepKind.LAPSED,
+                attestation_id=attestation_id,
+                detail="The acceptance link expired before the customer accepted it.",
+            )
+        try:
+            created = self._client.finalize_customer_agreement(
+                request.customer_tenant_id,
+                attestation_id=attestation_id,
+                agreement_type=request.agreement_type,
+                template_id=request.template_id,
+                date_agreed=request.date_agreed,
+                contact=request.contact,
+                request_id=request.request_id,
+            )
+        except Rejected as exc:
+            if exc.code != DUPLICATE_CODE:
+                raise
+            return Step(StepKind.CONFIRMED, outcome=_duplicate(request))
+        how = f" for attestation {attestation_id}"
+        return Step(StepKind.CONFIRMED, outcome=_sent(request, created, how))
+
+    def _create(
+        self,
+        request: ConfirmationRequest,
+        pending: PendingAttestation | None,
+        fields: AttestationFields,
+    ) -> Step:
+        created = self._client.create_attestation(
+            tenant_id=request.customer_tenant_id,
+            country=fields.country,
+            language=fields.language,
+            company_name=fields.company_name,
+            contact=request.contact,
+            request_id=pending.request_id if pending is not None else request.request_id,
+        )
+        url = wire.acceptance_url(self._acceptance_base_url, created.attestation_id)
+        until = ""
+        if created.expires_at is not None:
+            until = f" before {created.expires_at.strftime('%Y-%m-%d %H:%M')} UTC"
+        return Step(
+            StepKind.STARTED,
+            attestation_id=created.attestation_id,
+            acceptance_url=url,
+            expires_at=created.expires_at,
+            detail=f"Waiting for the customer to accept the agreement at the link{until}.",
+        )
+
+
+def _covered(request: ConfirmationRequest, held: list[CustomerAgreement]) -> ConfirmationOutcome:
+    # `held` is oldest first. Any entry with our contact proves our confirmation is there,
+    # even if someone confirmed again later with another contact.
+    ours = [item for item in held if item.contact and same_contact(item.contact, request.contact)]
+    if ours:
+        item = ours[-1]
         day = _day(item)
-        who = ""
-        if item.contact is not None:
-            name = f"{item.contact.first_name} {item.contact.last_name}".strip()
-            who = f" from a different contact ({name})" if name else " from a different contact"
         return ConfirmationOutcome(
-            kind=OutcomeKind.UPSTREAM,
+            kind=OutcomeKind.ALREADY_OURS,
             date_agreed=day,
             contact=item.contact,
             detail=(
-                f"Partner Center already holds a confirmation of this agreement version{who}"
-                f"{_accepted(day)}."
+                "Partner Center already holds a confirmation of this agreement version "
+                f"with the same contact{_accepted(day)}."
             ),
         )
+    item = held[-1]
+    day = _day(item)
+    who = ""
+    if item.contact is not None:
+        name = f"{item.contact.first_name} {item.contact.last_name}".strip()
+        who = f" from a different contact ({name})" if name else " from a different contact"
+    return ConfirmationOutcome(
+        kind=OutcomeKind.UPSTREAM,
+        date_agreed=day,
+        contact=item.contact,
+        detail=(
+            f"Partner Center already holds a confirmation of this agreement version{who}"
+            f"{_accepted(day)}."
+        ),
+    )
 
 
 def build_gateway(
@@ -228,13 +363,21 @@ def build_gateway(
     token_provider: TokenProvider,
     timeout: float,
     rate_limiter: RateLimiter | None = None,
+    acceptance_base_url: str | None = None,
 ) -> Gateway:
-    """The gateway for `flow`; only "legacy" exists so far (ValueError otherwise).
+    """The gateway for `flow` ("legacy" or "enhanced"; ValueError otherwise).
 
     `rate_limiter` paces every HTTP request of its client (none by default).
+    `acceptance_base_url` is where the enhanced flow's acceptance links point (Microsoft's page
+    by default; the fake's `<fake>/mca/` in development); the legacy flow ignores it.
     """
-    if flow != "legacy":
+    if flow not in FLOWS:
         raise ValueError(f"unsupported Partner Center flow {flow!r}; available: {', '.join(FLOWS)}")
-    return LegacyGateway(
-        PartnerCenterClient(base_url, token_provider, timeout=timeout, rate_limiter=rate_limiter)
+    client = PartnerCenterClient(
+        base_url, token_provider, timeout=timeout, rate_limiter=rate_limiter
     )
+    if flow == "enhanced":
+        return EnhancedGateway(
+            client, acceptance_base_url=acceptance_base_url or ACCEPTANCE_BASE_URL
+        )
+    return LegacyGateway(client)

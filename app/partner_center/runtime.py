@@ -124,6 +124,16 @@ def _warn_memory_only(reason: str) -> None:
     )
 
 
+def acceptance_base_url(settings: Settings) -> str | None:
+    """Where customers accept: the setting; else the fake's page when the fake is upstream,
+    Microsoft's page (the gateway's default) for the real Partner Center."""
+    if settings.partner_center_acceptance_url:
+        return settings.partner_center_acceptance_url
+    if "partnercenter" in settings.partner_center_url:
+        return None
+    return settings.partner_center_url.rstrip("/") + "/mca/"
+
+
 def gateway() -> Gateway:
     """The current app's gateway (one HTTP client per process, kept alive)."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
@@ -139,6 +149,7 @@ def gateway() -> Gateway:
                 flow=settings.partner_center_flow,
                 token_provider=token_provider(settings, engine=app.extensions["db_engine"]),
                 timeout=settings.partner_center_timeout_seconds,
+                acceptance_base_url=acceptance_base_url(settings),
                 # One limiter per process; with Redis its bucket is shared by all of them.
                 rate_limiter=build_rate_limiter(
                     rate=settings.upstream_max_requests_per_second,

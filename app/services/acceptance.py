@@ -17,13 +17,14 @@ from app.models import (
     User,
     utcnow,
 )
-from app.models.acceptance_input import AcceptanceSubmission
+from app.models.acceptance_input import AcceptanceSubmission, default_language
 from app.services import agreements
 from app.services.audit import record_event
 from app.services.customers import refuse_national_cloud, register_customer
 from app.services.errors import InvalidTransition, PermissionDenied, ValidationFailed
 
 EDITABLE_FIELDS = (
+    "language",
     "customer_id",
     "agreement_type",
     "template_id",
@@ -51,7 +52,7 @@ def contact_flags(reseller: Organization, email: str) -> list[str]:
 
 
 def _resolve(
-    session: Session, *, actor: User, data: AcceptanceSubmission
+    session: Session, *, actor: User, data: AcceptanceSubmission, default_country: str | None
 ) -> tuple[Customer, dict[str, Any]]:
     """Apply the rules that need the database; return the customer and the record's values."""
     customer = register_customer(session, actor=actor, data=data.customer)
@@ -72,6 +73,10 @@ def _resolve(
             }
         )
     reseller = session.get_one(Organization, actor.organization_id)
+    country = data.customer.country or customer.country or reseller.country or default_country
+    if country and customer.country != country:
+        customer.country = country
+        session.add(customer)
     values = {
         "customer_id": customer.id,
         "agreement_type": data.agreement_type.value,
@@ -81,17 +86,29 @@ def _resolve(
         "contact_last_name": data.contact.last_name,
         "contact_email": data.contact.email,
         "contact_phone": data.contact.phone_number,
+        "language": data.language or (default_language(country) if country else None),
         "flags": contact_flags(reseller, data.contact.email),
     }
     return customer, values
 
 
 def submit(
-    session: Session, *, actor: User, data: AcceptanceSubmission, source: Source = Source.WEB
+    session: Session,
+    *,
+    actor: User,
+    data: AcceptanceSubmission,
+    source: Source = Source.WEB,
+    default_country: str | None = None,
 ) -> AcceptanceRecord:
-    """Record a reseller's new acceptance as `submitted`, waiting for the provider's review."""
+    """Record a reseller's new acceptance as `submitted`, waiting for the provider's review.
+
+    The customer's country comes from the submission, the customer, the reseller's
+    organization, or else `default_country` (the deployment's region).
+    """
     _require_reseller(actor)
-    customer, values = _resolve(session, actor=actor, data=data)
+    customer, values = _resolve(
+        session, actor=actor, data=data, default_country=default_country
+    )
     now = utcnow()
     record = AcceptanceRecord(
         reseller_id=actor.organization_id,
@@ -123,7 +140,12 @@ def submit(
 
 
 def resubmit(
-    session: Session, *, actor: User, record: AcceptanceRecord, data: AcceptanceSubmission
+    session: Session,
+    *,
+    actor: User,
+    record: AcceptanceRecord,
+    data: AcceptanceSubmission,
+    default_country: str | None = None,
 ) -> AcceptanceRecord:
     """Correct a returned record and send it back for review."""
     _require_reseller(actor)
@@ -131,7 +153,9 @@ def resubmit(
         raise InvalidTransition(
             f"Only a record returned for correction can be edited; this one is {record.status}."
         )
-    _customer, values = _resolve(session, actor=actor, data=data)
+    _customer, values = _resolve(
+        session, actor=actor, data=data, default_country=default_country
+    )
     changed = [name for name in EDITABLE_FIELDS if getattr(record, name) != values[name]]
     for name, value in values.items():
         setattr(record, name, value)
@@ -191,3 +215,38 @@ def forwarding_day(record: AcceptanceRecord) -> datetime:
     return datetime(
         record.date_agreed.year, record.date_agreed.month, record.date_agreed.day, tzinfo=UTC
     )
+
+
+def reissue(session: Session, *, actor: User, record: AcceptanceRecord) -> AcceptanceRecord:
+    """R19: a lapsed acceptance link is issued again (a new attestation, by the worker).
+
+    The reseller (through the scoped getter) or the provider may; never while the customer has
+    another live link.
+    """
+    from app.services.forwarding.attestations import customer_live
+
+    if record.status != RecordStatus.EXPIRED:
+        raise InvalidTransition(
+            f"Only an expired acceptance link can be issued again; this record is {record.status}."
+        )
+    if customer_live(session, record.customer_id) is not None:
+        raise InvalidTransition("The customer already has a live acceptance link.")
+    now = utcnow()
+    record.status = RecordStatus.APPROVED.value
+    record.status_reason = "A new acceptance link was requested."
+    record.next_attempt_at = now
+    record.pending_request_id = None
+    record.finished_at = None
+    record.updated_at = now
+    session.add(record)
+    session.flush()
+    record_event(
+        session,
+        actor=actor,
+        action="acceptance.reissued",
+        subject_type="acceptance",
+        subject_id=record.public_id,
+        organization_id=record.reseller_id,
+        details={"from": RecordStatus.EXPIRED.value, "to": record.status},
+    )
+    return record

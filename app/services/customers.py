@@ -47,6 +47,8 @@ def register_customer(session: Session, *, actor: User, data: CustomerInput) -> 
     """Find or create the customer and record that the actor's reseller serves it."""
     if actor.is_provider:
         raise PermissionDenied("Only a reseller registers the customers it serves.")
+    # The country the enhanced create call needs (R18): as entered, else the reseller's own.
+    country = data.country or _reseller_country(session, actor)
     customer, created = get_or_insert(
         session,
         select(Customer).where(Customer.tenant_id == data.tenant_id),
@@ -55,14 +57,23 @@ def register_customer(session: Session, *, actor: User, data: CustomerInput) -> 
             company_name=data.company_name,
             domain=data.domain,
             cloud=data.cloud.value,
+            country=country,
         ),
     )
     if created:
         _audit(session, actor, customer, "customer.created", {"cloud": customer.cloud})
-    elif customer.domain is None and data.domain:
-        customer.domain = data.domain
-        customer.updated_at = utcnow()
-        session.add(customer)
+    else:
+        # Fill in what an earlier registration left empty; never overwrite what is known.
+        changed = False
+        if customer.domain is None and data.domain:
+            customer.domain = data.domain
+            changed = True
+        if customer.country is None and country:
+            customer.country = country
+            changed = True
+        if changed:
+            customer.updated_at = utcnow()
+            session.add(customer)
     link, linked = get_or_insert(
         session,
         select(CustomerReseller)
@@ -81,6 +92,11 @@ def register_customer(session: Session, *, actor: User, data: CustomerInput) -> 
         session.add(link)
     session.flush()
     return customer
+
+
+def _reseller_country(session: Session, actor: User) -> str | None:
+    org = session.get(Organization, actor.organization_id)
+    return org.country if org is not None else None
 
 
 def _audit(

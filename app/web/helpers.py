@@ -42,6 +42,18 @@ def format_time(value: datetime | None) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def age(since: datetime | None, now: datetime | None = None) -> str:
+    """How long ago `since` was, in the largest whole unit: "3 days", "5 hours", "1 minute"."""
+    if since is None:
+        return "—"
+    seconds = max(0.0, ((now or datetime.now(UTC)) - since).total_seconds())
+    for size, unit in ((86400, "day"), (3600, "hour"), (60, "minute")):
+        if seconds >= size:
+            count = int(seconds // size)
+            return f"{count} {unit}{'' if count == 1 else 's'}"
+    return "less than a minute"
+
+
 def mask_email(email: str | None) -> str:
     """An email with most of the local part hidden, for lists."""
     if not email or "@" not in email:
@@ -136,6 +148,7 @@ def init_templates(app: Flask) -> None:
     """Register the filters and globals."""
     app.add_template_filter(format_time, "time")
     app.add_template_filter(mask_email, "mask_email")
+    app.add_template_filter(age, "age")
 
     # Globals (not a context processor) so imported macros see them too.
     app.jinja_env.globals.update(

@@ -66,6 +66,7 @@ class Scenario:
     broker_loss_every: float = 10.0
     settle_timeout: float = 120.0
     seed: int = 20261125
+    flow: str = "legacy"
     fake_faults: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_FAKE_FAULTS))
 
 
@@ -104,6 +105,8 @@ def run(scenario: Scenario, *, database_url: str, work_dir: Path) -> Findings:
         "FORWARD_RETRY_BASE_SECONDS": "0.2",
         "FORWARD_RETRY_CAP_SECONDS": "2",
         "FORWARD_MAX_ATTEMPTS": "1000",
+        "PARTNER_CENTER_FLOW": scenario.flow,
+        "FORWARD_REQUEUE_SECONDS": "5",
     }
     app = create_app({**env, "INSTANCE_DIR": work_dir / "instance"})
     workers: list[Process] = []

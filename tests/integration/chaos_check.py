@@ -34,6 +34,12 @@ ALLOWED = {
     ("failed", "approved"),
     ("failed", "returned"),
     ("failed", "rejected"),
+    ("forwarding", "awaiting_customer"),  # enhanced flow: the attestation exists
+    ("awaiting_customer", "confirmed"),
+    ("awaiting_customer", "duplicate"),
+    ("awaiting_customer", "expired"),
+    ("awaiting_customer", "failed"),
+    ("expired", "approved"),  # R19: a lapsed link issued again
     ("confirmed", "revoked"),  # R13: the customer withdrew its acceptance
     ("duplicate", "revoked"),
 }

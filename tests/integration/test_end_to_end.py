@@ -69,6 +69,8 @@ def stack(request: pytest.FixtureRequest, make_app: AppFactory, tmp_path: Path) 
             "INSTANCE_DIR": str(tmp_path / "instance"),
             "FORWARD_SWEEP_SECONDS": "2",
             "FORWARD_LEASE_SECONDS": "20",
+            "PARTNER_CENTER_FLOW": "legacy",
+            "FORWARD_REQUEUE_SECONDS": "3",
         }
         app = make_app(database_url, CELERY_BROKER_URL=broker_url, PARTNER_CENTER_URL=fake.url)
         yield Stack(app=app, env=env, fake=fake, log_dir=tmp_path)

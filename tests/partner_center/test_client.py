@@ -154,6 +154,13 @@ def test_create_returns_the_created_agreement_and_sends_camel_case(
         "accepted": 1,
         "byCustomer": {tenant: {"posts": 1, "accepted": 1}},
         "faults": {},
+        "attestations": {
+            "created": 0,
+            "accepted": 0,
+            "finalized": 0,
+            "expired": 0,
+            "byCustomer": {},
+        },
     }
 
 

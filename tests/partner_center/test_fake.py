@@ -195,6 +195,13 @@ def test_reset_clears_everything(http: httpx.Client, store: FakeStore, tenant: s
         "accepted": 0,
         "byCustomer": {},
         "faults": {},
+        "attestations": {
+            "created": 0,
+            "accepted": 0,
+            "finalized": 0,
+            "expired": 0,
+            "byCustomer": {},
+        },
     }
     assert http.get(f"/_fake/customers/{tenant}/agreements").json()["items"] == []
     assert http.get("/_fake/faults").json() == FaultSettings().to_dict()

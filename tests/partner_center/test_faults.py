@@ -45,6 +45,13 @@ def test_throttling_is_transient_with_retry_after(
         "accepted": 0,
         "byCustomer": {tenant: {"posts": 1, "accepted": 0}},
         "faults": {"throttle": 1},
+        "attestations": {
+            "created": 0,
+            "accepted": 0,
+            "finalized": 0,
+            "expired": 0,
+            "byCustomer": {},
+        },
     }
 
 

@@ -76,6 +76,13 @@ def test_sent_when_nothing_covers_the_version(
         "accepted": 1,
         "byCustomer": {tenant: {"posts": 1, "accepted": 1}},
         "faults": {},
+        "attestations": {
+            "created": 0,
+            "accepted": 0,
+            "finalized": 0,
+            "expired": 0,
+            "byCustomer": {},
+        },
     }
     create = [r for r in store.requests() if r.method == "POST"]
     assert create[0].headers["Ms-Requestid"] == request.request_id
@@ -260,7 +267,7 @@ def test_build_gateway(fake: FakeServer, tenant: str) -> None:
         assert gateway.current_templates("*")
     finally:
         gateway.close()
-    for flow in ("enhanced", "", "LEGACY"):
+    for flow in ("", "LEGACY", "attested"):
         with pytest.raises(ValueError, match="flow"):
             build_gateway(
                 base_url=fake.url, flow=flow, token_provider=StaticTokenProvider(TOKEN), timeout=5.0

@@ -1,10 +1,16 @@
-"""Fixtures of the security suites: cached sign-ins and a stand-in for the task publisher."""
+"""Fixtures of the security suites: cached sign-ins and stand-ins for the task publisher and
+for Partner Center."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
+from app.partner_center.responses import AgreementDocument
 from tests.security.helpers import SignIns
+
+AGREEMENT_URL = "https://agreements.example/mca"
 
 
 @pytest.fixture(scope="session")
@@ -22,6 +28,26 @@ def enqueued(monkeypatch: pytest.MonkeyPatch) -> list[int]:
         seen.extend(record_ids)
         return len(record_ids)
 
-    monkeypatch.setattr("app.web.review.views.enqueue_forwarding", publish)
-    monkeypatch.setattr("app.web.api.views.enqueue_forwarding", publish)
+    for module in (
+        "app.web.review.views",
+        "app.web.review.waiting",
+        "app.web.reseller.loop",
+        "app.web.api.views",
+    ):
+        monkeypatch.setattr(f"{module}.enqueue_forwarding", publish)
     return seen
+
+
+class DocumentGateway:
+    """Partner Center as the agreement page sees it: the document is at a link."""
+
+    def agreement_document(self, template_id: str, country: str, language: str) -> Any:
+        return AgreementDocument(content_type="application/json", body=None, url=AGREEMENT_URL)
+
+
+@pytest.fixture(autouse=True)
+def partner_center(monkeypatch: pytest.MonkeyPatch) -> DocumentGateway:
+    """No network in these suites: the process's gateway is a stand-in."""
+    gateway = DocumentGateway()
+    monkeypatch.setattr("app.partner_center.runtime.gateway", lambda: gateway)
+    return gateway

@@ -30,6 +30,7 @@ from tests.security.helpers import (
     EMAILS,
     MISSING_ID,
     MISSING_PUBLIC_ID,
+    MISSING_TENANT_ID,
     NEW_PASSWORD,
     OWN_RESELLER,
     PROVIDER_ACTORS,
@@ -203,6 +204,7 @@ def prepare(world: World, entry: Entry, actor: str, ownership: str) -> Target:
         "customer_id": MISSING_ID,
         "user_id": MISSING_ID,
         "confirmation_id": MISSING_ID,
+        "tenant_id": MISSING_TENANT_ID,
         **entry.values,
     }
     target = Target(values=values)
@@ -215,6 +217,7 @@ def prepare(world: World, entry: Entry, actor: str, ownership: str) -> Target:
                 public_id=target.record.public_id,
                 customer_id=target.record.customer_id,
                 confirmation_id=target.record.confirmation_id or MISSING_ID,
+                tenant_id=target.record.tenant_id,
             )
         elif entry.object == "user":
             target.user_id = world.user(reseller, active=entry.state != "inactive")
@@ -290,6 +293,10 @@ def request_body(world: World, entry: Entry, actor: str, target: Target) -> dict
         return {"json": submission()}
     if entry.body == "api_reason":
         return {"json": {"reason": "Please check the contact"}}
+    if entry.body == "acceptance_request":
+        # A customer of the actor's own reseller (Reseller A's for the provider).
+        made = world.record(own)
+        return {"data": {"selection": "tenants", "tenant_ids": made.tenant_id, "message": "Please"}}
     raise AssertionError(f"unknown body {entry.body!r} in {entry.id}")
 
 
@@ -331,6 +338,7 @@ def probe(app: Flask, world: World, actor: str) -> dict[str, Any]:
         "users": scalar(app, "SELECT count(*) FROM user_account WHERE organization_id = :o", o=org),
         "password": scalar(app, "SELECT password_hash FROM user_account WHERE id = :u", u=user),
         "session": scalar(app, "SELECT session_token FROM user_account WHERE id = :u", u=user),
+        "requests": scalar(app, "SELECT count(*) FROM acceptance_request"),
     }
 
 
@@ -382,6 +390,8 @@ def check_effect(
         assert after["links"] == before["links"] + 1
     elif effect == "new_user":
         assert after["users"] == before["users"] + 1
+    elif effect == "new_request":
+        assert after["requests"] == before["requests"] + 1
     elif effect == "password_changed":
         assert after["password"] != before["password"]
         assert client.get("/account/password").status_code == 200  # this session continues

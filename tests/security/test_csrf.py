@@ -206,6 +206,31 @@ def form_case(app: Flask, name: str) -> FormCase:
             {"reason": "Check the contact"} if name in ("reject", "return") else {},
             status_is(made.id, outcome.get(name, "approved")),
         )
+    if name in ("reissue", "review reissue"):
+        made = world.record("a", RecordStatus.EXPIRED)
+        area = "reseller" if name == "reissue" else "review"
+        return FormCase(
+            "reseller_submitter_a" if name == "reissue" else "provider_reviewer",
+            f"/{area}/acceptances/{made.public_id}",
+            f"/{area}/acceptances/{made.public_id}/reissue",
+            {},
+            status_is(made.id, "approved"),
+        )
+    if name == "ask for acceptance":
+        made = world.record("a")
+        requests = "SELECT count(*) FROM acceptance_request"
+        before = count(app, requests)
+
+        def asked(_client: FlaskClient) -> None:
+            assert count(app, requests) == before + 1
+
+        return FormCase(
+            "provider_admin",
+            "/admin/acceptance-requests",
+            "/admin/acceptance-requests",
+            {"selection": "tenants", "tenant_ids": made.tenant_id, "message": "Please"},
+            asked,
+        )
     if name == "bulk approve":
         made = world.record("a")
         return FormCase(
@@ -283,6 +308,9 @@ FORMS = [
     "return",
     "retry",
     "bulk approve",
+    "reissue",
+    "review reissue",
+    "ask for acceptance",
     "create user",
     "disable user",
     "enable user",
@@ -355,14 +383,17 @@ def test_no_get_changes_anything(app: Flask, enqueued: list[int], actor: str) ->
     submitted = world.record("a")
     returned = world.record("a", RecordStatus.RETURNED)
     failed = world.record("a", RecordStatus.FAILED)
+    waiting = world.record("a", RecordStatus.AWAITING_CUSTOMER)
+    lapsed = world.record("a", RecordStatus.EXPIRED)
     world.record("b")
     managed = world.user("a")
     browser = sign_in(app, EMAILS[actor])
     urls = []
-    for made in (submitted, returned, failed):
+    for made in (submitted, returned, failed, waiting, lapsed):
         values = {
             "public_id": made.public_id,
             "customer_id": made.customer_id,
+            "tenant_id": made.tenant_id,
             "user_id": managed,
             "change": "disable",
             "confirmation_id": 1,
@@ -391,6 +422,7 @@ def test_no_get_changes_anything(app: Flask, enqueued: list[int], actor: str) ->
     assert browser.get("/account/password").status_code == 200
     assert answers["/logout"] == 405
     assert answers[f"/review/acceptances/{submitted.public_id}/approve"] == 405
+    assert answers[f"/reseller/acceptances/{lapsed.public_id}/reissue"] == 405
     assert answers[f"/admin/users/{managed}/disable"] == 405
 
 

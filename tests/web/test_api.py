@@ -102,7 +102,12 @@ def test_create_answers_201_with_the_record_and_its_location(
         "companyName": "Contoso Korea",
         "domain": "contoso.example",
         "cloud": "public",
+        # Neither given nor known for the seeded reseller: the deployment's region decides
+        # (DEFAULT_PHONE_REGION, KR), and the agreement language follows it.
+        "country": "KR",
     }
+    assert record["language"] == "ko-KR"
+    assert "acceptanceUrl" not in record  # only a record waiting for its customer has one
     assert record["agreementType"] == "MicrosoftCustomerAgreement"
     assert record["templateId"] == CURRENT_TEMPLATE
     assert record["dateAgreed"] == "2026-03-02"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -92,6 +93,8 @@ def test_sweeper_enqueues_due_and_lapsed_records_only(
     later = approved(session, users.a_submitter, users.reviewer)
     lapsed = approved(session, users.b_submitter, users.reviewer)
     now = datetime.now(UTC)
+    # Due for longer than the requeue interval (60 s): its first message may have been lost.
+    session.get_one(AcceptanceRecord, due.id).next_attempt_at = now - timedelta(minutes=2)
     session.get_one(AcceptanceRecord, later.id).next_attempt_at = now + timedelta(hours=1)
     stale = session.get_one(AcceptanceRecord, lapsed.id)
     stale.status = RecordStatus.FORWARDING.value
@@ -100,6 +103,37 @@ def test_sweeper_enqueues_due_and_lapsed_records_only(
 
     assert tasks.sweep_forwarding.run() == 2
     assert sorted(published[0][0]) == sorted([due.id, lapsed.id])
+    # Within the requeue interval the same records are not enqueued again (no queue flood).
+    assert tasks.sweep_forwarding.run() == 0
+
+
+def test_just_approved_records_are_left_to_their_own_message(
+    worker_app: Flask, published: list[tuple[list[int], float | None]]
+) -> None:
+    session, users = _setup(worker_app)
+    approved(session, users.a_submitter, users.reviewer)
+    assert tasks.sweep_forwarding.run() == 0
+
+
+def test_embedded_broker_is_compacted(
+    make_app: AppFactory, sqlite_url: str, tmp_path: Path
+) -> None:
+    import sqlite3
+
+    broker = tmp_path / "broker.sqlite"
+    app = make_app(sqlite_url, CELERY_BROKER_URL=f"sqla+sqlite:///{broker}")
+    with sqlite3.connect(broker) as conn:
+        conn.execute(
+            "CREATE TABLE kombu_message (id INTEGER PRIMARY KEY, visible BOOLEAN, sent_at DATETIME)"
+        )
+        conn.executemany(
+            "INSERT INTO kombu_message (visible, sent_at) VALUES (?, ?)",
+            [(0, "2020-01-01 00:00:00"), (1, "2020-01-01 00:00:00"), (0, "2999-01-01 00:00:00")],
+        )
+    with app.app_context():
+        assert tasks.compact_embedded_broker.run() == 1
+    with sqlite3.connect(broker) as conn:
+        assert conn.execute("SELECT count(*) FROM kombu_message").fetchone()[0] == 2
 
 
 def test_template_sync_makes_the_newest_version_current(

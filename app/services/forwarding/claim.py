@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 
 from app.models import (
     AcceptanceRecord,
+    AttestationStatus,
     Confirmation,
     ConfirmationState,
     RecordStatus,
@@ -23,6 +24,7 @@ from app.partner_center.gateway import ConfirmationRequest
 from app.services import agreements
 from app.services.acceptance import forwarding_day
 from app.services.customers import national_cloud_reason
+from app.services.forwarding import attestations
 from app.services.forwarding.state import (
     Claim,
     ClaimKind,
@@ -37,21 +39,37 @@ from app.services.forwarding.state import (
 )
 
 LAPSED_RECHECK_SECONDS = 2.0
+# A record behind another record's live attestation looks again this often (it is also woken
+# as soon as that attestation ends).
+LIVE_ATTESTATION_RECHECK_SECONDS = 300.0
 
 
 def claim(
-    session: Session, *, record_id: int, now: datetime, owner: str, lease_seconds: float
+    session: Session,
+    *,
+    record_id: int,
+    now: datetime,
+    owner: str,
+    lease_seconds: float,
+    uses_attestations: bool = False,
+    default_country: str = "KR",
 ) -> ClaimResult:
-    """Step 1: decide whether this worker may send the record now, and take a lease if so."""
+    """Step 1: decide whether this worker may send the record now, and take a lease if so.
+
+    With `uses_attestations` (the enhanced flow) a record first gets an attestation row, and a
+    record `awaiting_customer` is claimed to look at its attestation again (its status stays).
+    """
     found = locked_record(session, record_id)
     if found is None:
         return ClaimResult(ClaimKind.SKIPPED)
     record, customer = found
     due = record.next_attempt_at is None or record.next_attempt_at <= now
     lease_lapsed = record.lease_expires_at is None or record.lease_expires_at <= now
+    awaiting = record.status == RecordStatus.AWAITING_CUSTOMER
     if not (
         (record.status == RecordStatus.APPROVED and due)
         or (record.status == RecordStatus.FORWARDING and lease_lapsed)
+        or (awaiting and due and lease_lapsed)
     ):
         return ClaimResult(ClaimKind.SKIPPED, status=record.status, retry_at=record.next_attempt_at)
     if customer.cloud != Cloud.PUBLIC:
@@ -66,7 +84,7 @@ def claim(
         return ClaimResult(ClaimKind.SETTLED, status=record.status)
 
     current = agreements.current_template(session, record.agreement_type)
-    if record.template_id != current.template_id:
+    if record.template_id != current.template_id and not awaiting:
         settle(
             session,
             record,
@@ -89,6 +107,7 @@ def claim(
     )
     if entry is not None:
         ours = entry.record_id == record.id
+        attestations.close_live(session, record, AttestationStatus.CANCELLED, now)
         settle(
             session,
             record,
@@ -104,32 +123,44 @@ def claim(
             defer(record, session, wait_until, now)
             return ClaimResult(ClaimKind.DEFERRED, retry_at=wait_until)
 
-    waiting_for = _unanswered_siblings(session, record, now)
+    waiting_for = None if awaiting else _unanswered_siblings(session, record, now)
     if waiting_for is not None:
         wait_until, wake = waiting_for
         defer(record, session, wait_until, now)
         return ClaimResult(ClaimKind.DEFERRED, retry_at=wait_until, wake=wake)
 
+    attestation = attestations.own_live(session, record) if uses_attestations else None
+    if uses_attestations and attestation is None:
+        attestation = attestations.begin(session, record, now)
+        if attestation is None:
+            # Another record's attestation is live: the customer answers that one first (R19);
+            # this record settles as a duplicate, or takes over if the link lapses.
+            wait_until = now + timedelta(seconds=LIVE_ATTESTATION_RECHECK_SECONDS)
+            defer(record, session, wait_until, now)
+            return ClaimResult(ClaimKind.DEFERRED, retry_at=wait_until)
+
     previous = record.status
-    record.status = RecordStatus.FORWARDING.value
+    if not awaiting:
+        record.status = RecordStatus.FORWARDING.value
+        record.attempts += 1
     record.lease_owner = owner
     record.lease_expires_at = now + timedelta(seconds=lease_seconds)
     record.pending_request_id = record.pending_request_id or str(uuid.uuid4())
-    record.attempts += 1
     record.updated_at = now
     session.add(record)
     session.flush()
-    audit_record(
-        session,
-        record,
-        "forwarding.claimed",
-        {
-            "from": previous,
-            "to": record.status,
-            "attempt": record.attempts,
-            "request_id": record.pending_request_id,
-        },
-    )
+    if not awaiting:
+        audit_record(
+            session,
+            record,
+            "forwarding.claimed",
+            {
+                "from": previous,
+                "to": record.status,
+                "attempt": record.attempts,
+                "request_id": record.pending_request_id,
+            },
+        )
     request = ConfirmationRequest(
         customer_tenant_id=customer.tenant_id,
         agreement_type=record.agreement_type,
@@ -147,7 +178,16 @@ def claim(
     return ClaimResult(
         ClaimKind.CLAIMED,
         claim=Claim(
-            record_id=record_id, lease_owner=owner, attempt=record.attempts, request=request
+            record_id=record_id,
+            lease_owner=owner,
+            attempt=record.attempts,
+            request=request,
+            pending=attestations.pending_view(attestation),
+            fields=(
+                attestations.fields_for(session, record, customer, default_country)
+                if uses_attestations
+                else None
+            ),
         ),
     )
 

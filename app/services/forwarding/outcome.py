@@ -10,11 +10,13 @@ from sqlmodel import Session, col, select
 
 from app.models import (
     AcceptanceRecord,
+    AttestationStatus,
     Confirmation,
     ConfirmationSource,
     RecordStatus,
 )
 from app.partner_center.gateway import ConfirmationOutcome, OutcomeKind
+from app.services.forwarding.attestations import close_live
 from app.services.forwarding.state import (
     Claim,
     RecordResult,
@@ -26,10 +28,12 @@ from app.services.forwarding.state import (
     pause_upstream,
     settle,
 )
+from app.services.requests import close_requests_for_customer
 
 
 def _owns(record: AcceptanceRecord, claim_: Claim) -> bool:
-    return record.status == RecordStatus.FORWARDING and record.lease_owner == claim_.lease_owner
+    in_hand = record.status in (RecordStatus.FORWARDING, RecordStatus.AWAITING_CUSTOMER)
+    return in_hand and record.lease_owner == claim_.lease_owner
 
 
 def record_outcome(
@@ -69,7 +73,12 @@ def record_outcome(
         customer.withdrawal_reason = None
         session.add(customer)
     reason = covered_reason(entry, ours=ours) if not ours else outcome.detail
+    close_live(session, record, AttestationStatus.FINALIZED, now)
     settle(session, record, status=status, reason=reason, now=now, confirmation=entry)
+    # The provider's requests for a new acceptance of this customer are answered.
+    close_requests_for_customer(
+        session, customer_id=record.customer_id, template_id=entry.template_id, now=now
+    )
     record.pending_request_id = None
     session.add(record)
     return RecordResult(status=status.value, wake=release_waiting(session, record, now))
@@ -176,6 +185,7 @@ def record_rejection(
     if not _owns(record, claim_):
         return RecordResult(status=record.status)
     record.pending_request_id = None
+    close_live(session, record, AttestationStatus.FAILED, now)
     settle(
         session,
         record,

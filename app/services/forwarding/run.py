@@ -19,7 +19,8 @@ from sqlmodel import Session
 from app.db import session_scope
 from app.models import utcnow
 from app.partner_center.errors import AuthFailed, Rejected, Transient
-from app.partner_center.gateway import Gateway
+from app.partner_center.gateway import Gateway, Step, StepKind
+from app.services.forwarding.attestations import record_lapsed, record_started, record_waiting
 from app.services.forwarding.claim import claim
 from app.services.forwarding.outcome import record_outcome, record_rejection, record_retry
 from app.services.forwarding.state import Claim, ClaimKind, RecordResult
@@ -37,6 +38,9 @@ class ForwardingPolicy:
     retry_cap_seconds: float = 900.0
     max_attempts: int = 12
     min_retry_seconds: float = 1.0
+    poll_base_seconds: float = 60.0  # enhanced flow: first look at a new attestation (R20)
+    poll_cap_seconds: float = 3600.0
+    default_country: str = "KR"
 
     def backoff(self, attempt: int, retry_after: float | None = None) -> float:
         """Seconds to wait after failed attempt number `attempt` (1-based): full jitter.
@@ -76,6 +80,8 @@ def forward_record(
                 now=clock(),
                 owner=owner,
                 lease_seconds=policy.lease_seconds,
+                uses_attestations=gateway.uses_attestations,
+                default_country=policy.default_country,
             )
     except StaleDataError:
         # Someone changed the record between our read and our write: not ours to send now.
@@ -86,7 +92,7 @@ def forward_record(
         )
     held = result.claim
     try:
-        outcome = gateway.confirm(held.request)
+        step = gateway.advance(held.request, held.pending, held.fields)
     except Rejected as exc:
         code, message = exc.code, exc.message
         done = _recorded(
@@ -112,10 +118,49 @@ def forward_record(
         return _retry(
             engine, held, policy, clock, "internal_error", type(exc).__name__, False, None, None
         )
-    done = _recorded(
-        engine, lambda session: record_outcome(session, claim_=held, outcome=outcome, now=clock())
+    return _record_step(engine, held, step, policy, clock)
+
+
+def _record_step(
+    engine: Engine,
+    held: Claim,
+    step: Step,
+    policy: ForwardingPolicy,
+    clock: Callable[[], datetime],
+) -> ForwardResult:
+    """Step 3 for what the gateway answered."""
+    if step.kind == StepKind.STARTED:
+        first = timedelta(seconds=policy.poll_base_seconds)
+        done = _recorded(
+            engine,
+            lambda s: record_started(s, claim_=held, step=step, now=clock(), first_poll=first),
+        )
+    elif step.kind == StepKind.WAITING:
+        done = _recorded(
+            engine,
+            lambda s: record_waiting(
+                s,
+                claim_=held,
+                now=clock(),
+                base=policy.poll_base_seconds,
+                cap=policy.poll_cap_seconds,
+            ),
+        )
+    elif step.kind == StepKind.LAPSED:
+        done = _recorded(
+            engine, lambda s: record_lapsed(s, claim_=held, detail=step.detail, now=clock())
+        )
+    else:
+        outcome = step.outcome
+        if outcome is None:
+            raise ValueError("a confirmed step carries its outcome")
+        done = _recorded(
+            engine, lambda s: record_outcome(s, claim_=held, outcome=outcome, now=clock())
+        )
+        return ForwardResult(outcome.kind.value, status=done.status, wake=done.wake)
+    return ForwardResult(
+        step.kind.value, status=done.status, retry_at=done.retry_at, wake=done.wake
     )
-    return ForwardResult(outcome.kind.value, status=done.status, wake=done.wake)
 
 
 def _recorded(engine: Engine, step: Callable[[Session], RecordResult]) -> RecordResult:

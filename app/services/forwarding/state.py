@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from app.models import (
@@ -17,7 +18,7 @@ from app.models import (
     RecordStatus,
     UpstreamPause,
 )
-from app.partner_center.gateway import ConfirmationRequest
+from app.partner_center.gateway import AttestationFields, ConfirmationRequest, PendingAttestation
 from app.services.audit import record_event
 
 
@@ -38,6 +39,9 @@ class Claim:
     lease_owner: str
     attempt: int
     request: ConfirmationRequest
+    # Enhanced flow: the record's attestation and what creating one needs.
+    pending: PendingAttestation | None = None
+    fields: AttestationFields | None = None
 
 
 @dataclass(frozen=True)
@@ -174,7 +178,9 @@ def defer(
     Its pending request id stays: the lapsed attempt may have reached Partner Center.
     """
     previous = record.status
-    record.status = RecordStatus.APPROVED.value
+    if record.status != RecordStatus.AWAITING_CUSTOMER:
+        # (A record waiting for its customer keeps waiting; only its next look moves.)
+        record.status = RecordStatus.APPROVED.value
     record.next_attempt_at = until
     record.lease_owner = None
     record.lease_expires_at = None
@@ -195,15 +201,29 @@ def defer(
         )
 
 
-def due_record_ids(session: Session, *, now: datetime, limit: int = 500) -> list[int]:
-    """Records to (re-)enqueue: approved and due, or forwarding with an expired lease."""
-    approved = session.exec(
+def due_record_ids(
+    session: Session, *, now: datetime, requeue_after: timedelta = timedelta(0), limit: int = 500
+) -> list[int]:
+    """Records to enqueue again, and mark them swept: the sweeper's outbox query.
+
+    Approved (or waiting for the customer) and due for longer than `requeue_after`, or
+    forwarding with an expired lease; each at most once per `requeue_after`, so a slow queue is
+    not flooded with copies of the same record while its first message waits its turn.
+    """
+    since = now - requeue_after
+    fresh = col(AcceptanceRecord.swept_at).is_(None) | (col(AcceptanceRecord.swept_at) <= since)
+    due = session.exec(
         select(AcceptanceRecord.id)
-        .where(AcceptanceRecord.status == RecordStatus.APPROVED)
+        .where(
+            col(AcceptanceRecord.status).in_(
+                (RecordStatus.APPROVED, RecordStatus.AWAITING_CUSTOMER)
+            )
+        )
         .where(
             col(AcceptanceRecord.next_attempt_at).is_(None)
-            | (col(AcceptanceRecord.next_attempt_at) <= now)
+            | (col(AcceptanceRecord.next_attempt_at) <= since)
         )
+        .where(fresh)
         .order_by(col(AcceptanceRecord.next_attempt_at))
         .limit(limit)
     ).all()
@@ -211,9 +231,19 @@ def due_record_ids(session: Session, *, now: datetime, limit: int = 500) -> list
         select(AcceptanceRecord.id)
         .where(AcceptanceRecord.status == RecordStatus.FORWARDING)
         .where(col(AcceptanceRecord.lease_expires_at) <= now)
+        .where(fresh)
         .limit(limit)
     ).all()
-    return [rid for rid in (*lapsed, *approved) if rid is not None]
+    ids = [rid for rid in (*lapsed, *due) if rid is not None]
+    if ids:
+        # Not a change of the record's state: no version bump, no audit event.
+        session.execute(
+            update(AcceptanceRecord)
+            .where(col(AcceptanceRecord.id).in_(ids))
+            .values(swept_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    return ids
 
 
 def covered_reason(entry: Confirmation, *, ours: bool) -> str:

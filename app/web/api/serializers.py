@@ -6,9 +6,11 @@ from typing import Any
 
 from sqlmodel import Session
 
-from app.models import AcceptanceRecord, Confirmation, Customer, User
+from app.models import AcceptanceRecord, Confirmation, Customer, RecordStatus, User
 from app.services import listing
 from app.services.customers import reseller_name_for
+from app.services.forwarding.attestations import own_live
+from app.services.transact import TransactStatus
 
 
 def _time(value: Any) -> str | None:
@@ -38,7 +40,9 @@ def record_json(
             "companyName": company,
             "domain": customer.domain,
             "cloud": customer.cloud,
+            "country": customer.country,
         },
+        "language": record.language,
         "agreementType": record.agreement_type,
         "templateId": record.template_id,
         "dateAgreed": record.date_agreed.isoformat(),
@@ -61,6 +65,10 @@ def record_json(
         "updatedAt": _time(record.updated_at),
         "approvedAt": _time(record.approved_at),
     }
+    if record.status == RecordStatus.AWAITING_CUSTOMER:
+        # DESIGN.md: a record waiting for its customer carries the link the reseller brings.
+        attestation = own_live(session, record)
+        body["acceptanceUrl"] = attestation.acceptance_url if attestation else None
     if history:
         body["history"] = [
             {"at": _time(event.occurred_at), "actor": event.actor_label, "action": event.action}
@@ -82,4 +90,33 @@ def _confirmation_json(session: Session, record: AcceptanceRecord) -> dict[str, 
         "dateAgreed": entry.date_agreed.isoformat() if entry.date_agreed else None,
         "recordedAt": _time(entry.created_at),
         "ownRecord": entry.record_id == record.id,
+    }
+
+
+def transact_json(status: TransactStatus) -> dict[str, Any]:
+    """`GET /customers/<tenantId>/transact-status`: may the customer buy or change seats now."""
+    agreement = status.agreement
+    pending = status.pending
+    return {
+        "mayTransact": status.may_transact,
+        "reason": status.reason,
+        "agreement": (
+            {
+                "type": agreement.agreement_type,
+                "templateId": agreement.template_id,
+                "dateAgreed": agreement.date_agreed.isoformat() if agreement.date_agreed else None,
+                "source": agreement.source,
+            }
+            if agreement is not None
+            else None
+        ),
+        "pending": (
+            {
+                "status": pending.status,
+                "since": _time(pending.since),
+                "acceptanceUrl": pending.acceptance_url,
+            }
+            if pending is not None
+            else None
+        ),
     }

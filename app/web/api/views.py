@@ -16,10 +16,10 @@ from app.models import AcceptanceRecord, RecordStatus, Source
 from app.models.acceptance_input import normalize_tenant_id, parse_submission
 from app.models.org import PROVIDER_ROLES, RESELLER_ROLES, Role
 from app.security.permissions import actor, api_roles_required
-from app.security.scoping import get_customer, get_record
-from app.services import acceptance, idempotency, listing, review
+from app.security.scoping import get_customer, get_customer_by_tenant, get_record
+from app.services import acceptance, idempotency, listing, review, transact
 from app.services.errors import DomainError, ValidationFailed
-from app.web.api.serializers import record_json
+from app.web.api.serializers import record_json, transact_json
 from app.web.helpers import decode_cursor, encode_cursor
 from workers.dispatch import enqueue_forwarding
 
@@ -87,7 +87,13 @@ def create_acceptance() -> Any:
         if stored is not None:
             return _replay(stored.status_code, stored.response_body)
     data = parse_submission(body, phone_region=settings().default_phone_region)
-    record = acceptance.submit(db, actor=user, data=data, source=Source.API)
+    record = acceptance.submit(
+        db,
+        actor=user,
+        data=data,
+        source=Source.API,
+        default_country=settings().default_phone_region,
+    )
     customer = get_customer(db, user, record.customer_id)
     payload = record_json(db, record, actor=user, customer=customer)
     if key is not None:
@@ -213,3 +219,17 @@ def return_acceptance(public_id: str) -> Any:
 
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
+
+
+@bp.get("/customers/<tenant_id>/transact-status")
+@api_roles_required(ALL_ROLES)
+def transact_status(tenant_id: str) -> Any:
+    """May the customer make a new purchase or change seats now (R10, R12)? Renewals may."""
+    db, user = get_session(), actor()
+    try:
+        tenant = normalize_tenant_id(tenant_id)
+    except ValueError:
+        raise ValidationFailed({"tenantId": ["Use the customer's tenant ID (a GUID)."]}) from None
+    # Another reseller's customer answers exactly like an unknown one (404, same body).
+    customer = get_customer_by_tenant(db, user, tenant)
+    return jsonify(transact_json(transact.transact_status(db, actor=user, customer=customer)))

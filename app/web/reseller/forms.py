@@ -11,6 +11,23 @@ from wtforms.fields.choices import SelectChoice
 from app.models.customer import CLOUD_LABELS
 
 CLOUD_CHOICES = [SelectChoice(cloud.value, label) for cloud, label in CLOUD_LABELS.items()]
+# Countries offered first in the country field's suggestions (any ISO 3166-1 code is accepted).
+COMMON_COUNTRIES = ("KR", "US", "JP", "CN", "TW", "HK", "SG", "VN", "TH", "ID", "DE", "FR", "ES")
+# Agreement languages offered; the default follows the customer's country.
+LANGUAGES = {
+    "ko-KR": "한국어 (ko-KR)",
+    "en-US": "English (en-US)",
+    "ja-JP": "日本語 (ja-JP)",
+    "zh-CN": "中文 简体 (zh-CN)",
+    "zh-TW": "中文 繁體 (zh-TW)",
+    "de-DE": "Deutsch (de-DE)",
+    "fr-FR": "Français (fr-FR)",
+    "es-ES": "Español (es-ES)",
+    "vi-VN": "Tiếng Việt (vi-VN)",
+    "th-TH": "ไทย (th-TH)",
+    "id-ID": "Bahasa Indonesia (id-ID)",
+}
+LANGUAGE_CHOICES = [SelectChoice(tag, label) for tag, label in LANGUAGES.items()]
 
 # API field path -> form field name, to put service errors next to the right input.
 FIELD_PATHS = {
@@ -18,6 +35,8 @@ FIELD_PATHS = {
     "customer.companyName": "company_name",
     "customer.domain": "domain",
     "customer.cloud": "cloud",
+    "customer.country": "country",
+    "language": "language",
     "templateId": "template_id",
     "dateAgreed": "date_agreed",
     "contact.firstName": "first_name",
@@ -37,6 +56,11 @@ class CustomerFields:
     company_name = StringField("Company name")
     domain = StringField("Primary domain", description="Optional, e.g. contoso.onmicrosoft.com.")
     cloud = SelectField("Cloud", choices=CLOUD_CHOICES, default="public")
+    country = StringField(
+        "Country",
+        description="Two-letter ISO code, e.g. KR; your organisation's country when left empty.",
+        render_kw={"list": "country-codes", "maxlength": 2, "autocomplete": "off"},
+    )
 
 
 class CustomerForm(FlaskForm, CustomerFields):
@@ -49,6 +73,7 @@ class CustomerForm(FlaskForm, CustomerFields):
             "companyName": self.company_name.data,
             "domain": self.domain.data,
             "cloud": self.cloud.data,
+            "country": self.country.data,
         }
 
 
@@ -56,6 +81,13 @@ class AcceptanceForm(FlaskForm, CustomerFields):
     """A customer's acceptance of the agreement (R1)."""
 
     template_id = HiddenField()
+    # Not limited to the listed choices here: the input model gives the one validation message.
+    language = SelectField(
+        "Agreement language",
+        choices=LANGUAGE_CHOICES,
+        validate_choice=False,
+        description="The language the customer reads the agreement in.",
+    )
     # A text field shown as a date picker: the input model gives the one validation message.
     date_agreed = StringField("Date the customer accepted", render_kw={"type": "date"})
     first_name = StringField("First name")
@@ -71,7 +103,9 @@ class AcceptanceForm(FlaskForm, CustomerFields):
                 "companyName": self.company_name.data,
                 "domain": self.domain.data,
                 "cloud": self.cloud.data,
+                "country": self.country.data,
             },
+            "language": self.language.data,
             "templateId": self.template_id.data,
             "dateAgreed": self.date_agreed.data,
             "contact": {
@@ -81,6 +115,10 @@ class AcceptanceForm(FlaskForm, CustomerFields):
                 "phoneNumber": self.phone.data,
             },
         }
+
+
+class ActionForm(FlaskForm):
+    """A POST-only button (issue a new acceptance link)."""
 
 
 class WithdrawForm(FlaskForm):

@@ -2,23 +2,33 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
 from app.context import current_settings as settings
 from app.db import get_session
-from app.models import AcceptanceRecord, RecordStatus, Source
-from app.models.acceptance_input import parse_customer, parse_submission
+from app.models import AcceptanceRecord, Organization, RecordStatus, Source
+from app.models.acceptance_input import default_language, parse_customer, parse_submission
 from app.models.org import RESELLER_ROLES
 from app.security.permissions import actor, roles_required
 from app.security.scoping import get_customer, get_record
 from app.services import acceptance as submissions
-from app.services import agreements, listing
+from app.services import agreements, listing, transact, waiting
 from app.services.customers import register_customer, reseller_name_for
 from app.services.ledger import record_withdrawal
+from app.web.handover import handover
 from app.web.helpers import attempt, decode_cursor, encode_cursor
-from app.web.reseller.forms import FIELD_PATHS, AcceptanceForm, CustomerForm, WithdrawForm
+from app.web.reseller.forms import (
+    COMMON_COUNTRIES,
+    FIELD_PATHS,
+    LANGUAGES,
+    AcceptanceForm,
+    ActionForm,
+    CustomerForm,
+    WithdrawForm,
+)
 
 bp = Blueprint("reseller", __name__)
 reseller_only = roles_required(*RESELLER_ROLES)
@@ -64,6 +74,7 @@ def new_acceptance() -> Any:
     db, user = get_session(), actor()
     form = AcceptanceForm()
     if request.method == "GET":
+        _prefill_country(form)
         _prefill_customer(form, request.args.get("customer", type=int))
         form.template_id.data = agreements.current_template(
             db, "MicrosoftCustomerAgreement"
@@ -77,6 +88,7 @@ def new_acceptance() -> Any:
                     form.to_input(), phone_region=settings().default_phone_region
                 ),
                 source=Source.WEB,
+                default_country=settings().default_phone_region,
             ),
             form=form,
             paths=FIELD_PATHS,
@@ -85,7 +97,37 @@ def new_acceptance() -> Any:
             flash("Submitted. The provider will review it; you can follow it here.", "success")
             return redirect(url_for(".acceptance", public_id=record.public_id))
     status = 422 if request.method == "POST" else 200
-    return render_template("reseller/acceptance_form.html", form=form, record=None), status
+    return _acceptance_form_page(form, None, status)
+
+
+def _acceptance_form_page(
+    form: AcceptanceForm, record: AcceptanceRecord | None, status: int
+) -> Any:
+    return render_template(
+        "reseller/acceptance_form.html",
+        form=form,
+        record=record,
+        countries=COMMON_COUNTRIES,
+        language_defaults=json.dumps(_language_defaults()),
+    ), status
+
+
+def _language_defaults() -> dict[str, str]:
+    """Country -> default agreement language, for the form's script (only listed languages)."""
+    return {c: default_language(c) for c in COMMON_COUNTRIES if default_language(c) in LANGUAGES}
+
+
+def _prefill_country(form: AcceptanceForm | CustomerForm) -> None:
+    """The reseller organisation's country, and the language most of its customers read."""
+    org = get_session().get_one(Organization, actor().organization_id)
+    form.country.data = org.country
+    if isinstance(form, AcceptanceForm):
+        form.language.data = _listed_language(org.country)
+
+
+def _listed_language(country: str | None) -> str:
+    language = default_language(country)
+    return language if language in LANGUAGES else "en-US"
 
 
 def _prefill_customer(form: AcceptanceForm, customer_id: int | None) -> None:
@@ -98,6 +140,9 @@ def _prefill_customer(form: AcceptanceForm, customer_id: int | None) -> None:
     form.company_name.data = reseller_name_for(db, customer, user.organization_id)
     form.domain.data = customer.domain
     form.cloud.data = customer.cloud
+    if customer.country:
+        form.country.data = customer.country
+        form.language.data = _listed_language(customer.country)
 
 
 @bp.get("/acceptances/<public_id>")
@@ -113,7 +158,9 @@ def acceptance(public_id: str) -> Any:
         customer=customer,
         customer_name=reseller_name_for(db, customer, user.organization_id),
         events=listing.history(db, record, viewer=user),
+        handover=handover(waiting.acceptance_link(db, record, customer)),
         withdraw_form=WithdrawForm(),
+        action_form=ActionForm(),
     )
 
 
@@ -138,6 +185,7 @@ def edit_acceptance(public_id: str) -> Any:
                 data=parse_submission(
                     form.to_input(), phone_region=settings().default_phone_region
                 ),
+                default_country=settings().default_phone_region,
             ),
             form=form,
             paths=FIELD_PATHS,
@@ -146,12 +194,15 @@ def edit_acceptance(public_id: str) -> Any:
             flash("Corrected and sent back for review.", "success")
             return redirect(url_for(".acceptance", public_id=public_id))
     status = 422 if request.method == "POST" else 200
-    return render_template("reseller/acceptance_form.html", form=form, record=record), status
+    return _acceptance_form_page(form, record, status)
 
 
 def _fill_from_record(form: AcceptanceForm, record: AcceptanceRecord) -> None:
     db = get_session()
+    _prefill_country(form)
     _prefill_customer(form, record.customer_id)
+    if record.language:
+        form.language.data = record.language
     form.template_id.data = agreements.current_template(db, record.agreement_type).template_id
     form.date_agreed.data = record.date_agreed.isoformat()
     form.first_name.data = record.contact_first_name
@@ -195,6 +246,8 @@ def new_customer() -> Any:
     """Register a customer (tenant) this reseller serves."""
     db, user = get_session(), actor()
     form = CustomerForm()
+    if request.method == "GET":
+        _prefill_country(form)
     if form.validate_on_submit():
         customer = attempt(
             lambda: register_customer(db, actor=user, data=parse_customer(form.to_input())),
@@ -205,7 +258,9 @@ def new_customer() -> Any:
             flash("Customer saved.", "success")
             return redirect(url_for(".customer", customer_id=customer.id))
     status = 422 if request.method == "POST" else 200
-    return render_template("reseller/customer_form.html", form=form), status
+    return render_template(
+        "reseller/customer_form.html", form=form, countries=COMMON_COUNTRIES
+    ), status
 
 
 @bp.get("/customers/<int:customer_id>")
@@ -226,6 +281,9 @@ def customer(customer_id: int) -> Any:
         records=page.items,
         confirmations=confirmations,
         current_template=current,
+        transact=transact.transact_status(db, actor=user, customer=found),
+        language=_listed_language(found.country),
+        languages=LANGUAGES,
         withdraw_form=WithdrawForm(),
     )
 

@@ -12,9 +12,10 @@ from app.models.acceptance_input import normalize_tenant_id
 from app.models.org import PROVIDER_ROLES
 from app.security.permissions import actor, roles_required
 from app.security.scoping import get_customer, get_record
-from app.services import listing, monitor, review
+from app.services import listing, monitor, review, transact, waiting
 from app.services.customers import resellers_of
 from app.services.ledger import record_withdrawal, supersede
+from app.web.handover import handover
 from app.web.helpers import attempt, decode_cursor, encode_cursor
 from app.web.review.forms import ActionForm, ReasonForm
 from workers.dispatch import enqueue_forwarding
@@ -91,6 +92,7 @@ def acceptance(public_id: str) -> Any:
         ),
         confirmations=listing.confirmations_for(db, record.customer_id),
         events=listing.history(db, record, viewer=user),
+        handover=handover(waiting.acceptance_link(db, record, customer)),
         action_form=ActionForm(),
         reason_form=ReasonForm(),
     )
@@ -220,6 +222,7 @@ def customer(customer_id: int) -> Any:
         resellers=resellers_of(db, found),
         orgs=listing.organizations_by_id(db, {r.reseller_id for r in page.items}),
         confirmations=listing.confirmations_for(db, customer_id),
+        transact=transact.transact_status(db, actor=user, customer=found),
         reason_form=ReasonForm(),
     )
 
