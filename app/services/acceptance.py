@@ -106,9 +106,7 @@ def submit(
     organization, or else `default_country` (the deployment's region).
     """
     _require_reseller(actor)
-    customer, values = _resolve(
-        session, actor=actor, data=data, default_country=default_country
-    )
+    customer, values = _resolve(session, actor=actor, data=data, default_country=default_country)
     now = utcnow()
     record = AcceptanceRecord(
         reseller_id=actor.organization_id,
@@ -153,9 +151,7 @@ def resubmit(
         raise InvalidTransition(
             f"Only a record returned for correction can be edited; this one is {record.status}."
         )
-    _customer, values = _resolve(
-        session, actor=actor, data=data, default_country=default_country
-    )
+    _customer, values = _resolve(session, actor=actor, data=data, default_country=default_country)
     changed = [name for name in EDITABLE_FIELDS if getattr(record, name) != values[name]]
     for name, value in values.items():
         setattr(record, name, value)
