@@ -308,6 +308,21 @@ class PartnerCenterClient:
             "X-Locale": "en-US",
         }
         try:
+            return self._exchange(method, path, params=params, json=json, headers=headers)
+        except Transient as exc:
+            exc.write = request_id is not None
+            raise
+
+    def _exchange(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None,
+        json: Any,
+        headers: Mapping[str, str],
+    ) -> httpx.Response:
+        try:
             response = self._http.request(method, path, params=params, json=json, headers=headers)
         except httpx.TimeoutException as exc:
             raise Transient(

@@ -17,6 +17,8 @@ class Transient(PartnerCenterError):  # noqa: N818 - public names
 
     `answered` is False when no response arrived (timeout, connection error): the request may
     or may not have taken effect upstream, so a retry must reuse the same `MS-RequestId`.
+    `write` is True when the failed request was a write carrying the caller's `MS-RequestId`
+    (a create or a finalize); a failed read says nothing about an earlier unanswered write.
     """
 
     def __init__(
@@ -34,6 +36,7 @@ class Transient(PartnerCenterError):  # noqa: N818 - public names
         self.status = status
         self.retry_after = retry_after
         self.answered = answered
+        self.write = False
 
     def __str__(self) -> str:
         parts = [f"Partner Center transient error {self.code}"]

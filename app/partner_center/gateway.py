@@ -248,7 +248,9 @@ class EnhancedGateway(_GatewayBase):
           create the attestation with the pending request id (a replay after a lost answer
           gets the same attestation back) → CONFIRMED if covered, else STARTED.
         - "pending" / "accepted": read the attestation → WAITING, LAPSED, or finalize with
-          `request.request_id` → CONFIRMED (SENT, or ALREADY_OURS on 600061).
+          `request.request_id` → CONFIRMED (SENT, or ALREADY_OURS on 600061); a refused
+          finalize is CONFIRMED when the ask then finds the version covered (an earlier
+          finalize whose answer was lost).
 
         ValueError when `fields` is missing where a create may follow, or for a `pending` state
         this flow cannot continue from. Raises Transient, Rejected or AuthFailed from upstream.
@@ -290,9 +292,15 @@ class EnhancedGateway(_GatewayBase):
                 request_id=request.request_id,
             )
         except Rejected as exc:
-            if exc.code != DUPLICATE_CODE:
+            if exc.code == DUPLICATE_CODE:
+                return Step(StepKind.CONFIRMED, outcome=_duplicate(request))
+            # An earlier finalize may have landed with its answer lost (a refused reply is not
+            # replayed, and the status read still shows Accepted): if Partner Center now holds
+            # the confirmation, the refusal ("already finalized") is that earlier success.
+            covered = self._ask(request)
+            if covered is None:
                 raise
-            return Step(StepKind.CONFIRMED, outcome=_duplicate(request))
+            return Step(StepKind.CONFIRMED, outcome=covered)
         how = f" for attestation {attestation_id}"
         return Step(StepKind.CONFIRMED, outcome=_sent(request, created, how))
 

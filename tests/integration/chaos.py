@@ -34,6 +34,7 @@ from app.models.org import OrgKind, Role
 from app.partner_center.fake_server import FakeServer
 from app.services import review
 from tests.integration.chaos_check import FINAL, Findings, check
+from tests.integration.chaos_customers import Customers, customers_and_resellers
 from tests.integration.processes import Process, celery_beat, celery_worker, wait_until
 from tests.integration.redis_server import RedisServer
 from tests.support import load_users, submit
@@ -67,6 +68,9 @@ class Scenario:
     settle_timeout: float = 120.0
     seed: int = 20261125
     flow: str = "legacy"
+    # Enhanced flow: each tick a customer accepts a pending link, or lets it lapse.
+    accept_rate: float = 0.3
+    lapse_rate: float = 0.03
     fake_faults: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_FAKE_FAULTS))
 
 
@@ -106,6 +110,8 @@ def run(scenario: Scenario, *, database_url: str, work_dir: Path) -> Findings:
         "FORWARD_RETRY_CAP_SECONDS": "2",
         "FORWARD_MAX_ATTEMPTS": "1000",
         "PARTNER_CENTER_FLOW": scenario.flow,
+        "ENHANCED_POLL_BASE_SECONDS": "0.3",
+        "ENHANCED_POLL_CAP_SECONDS": "1",
         "FORWARD_REQUEUE_SECONDS": "5",
     }
     app = create_app({**env, "INSTANCE_DIR": work_dir / "instance"})
@@ -140,6 +146,14 @@ def run(scenario: Scenario, *, database_url: str, work_dir: Path) -> Findings:
                 daemon=True,
             )
             thread.start()
+            customers = Customers()
+            acting = threading.Thread(
+                target=customers_and_resellers,
+                args=(get_engine(), scenario, rng, fake, customers),
+                daemon=True,
+            )
+            if scenario.flow == "enhanced":
+                acting.start()
             approved = _approve_in_batches(
                 scenario, ids, until=time.monotonic() + scenario.fault_seconds * 0.8
             )
@@ -148,11 +162,15 @@ def run(scenario: Scenario, *, database_url: str, work_dir: Path) -> Findings:
             stop.set()
             thread.join(30)
             fake.store.set_faults({k: 0 for k in scenario.fake_faults if k != "retryAfterSeconds"})
+            customers.lapse_rate = 0.0  # from now on every customer accepts
             faults_over = time.monotonic()
             settled = wait_until(
                 lambda: _unsettled(approved) == 0, timeout=scenario.settle_timeout, interval=0.5
             )
             settle_seconds = time.monotonic() - faults_over
+            customers.stop.set()
+            if acting.is_alive():
+                acting.join(10)
             with new_session(get_engine(), read_only=True) as session:
                 found = check(session, approved_ids=set(approved), fake_stats=fake.store.stats())
     finally:
@@ -174,6 +192,10 @@ def run(scenario: Scenario, *, database_url: str, work_dir: Path) -> Findings:
         "kills": nemesis.kills,
         "kills_in_flight": nemesis.kills_in_flight,
         "broker_losses": nemesis.broker_losses,
+        "links_accepted": customers.accepted,
+        "links_lapsed": customers.lapsed,
+        "links_reissued": customers.reissued,
+        "most_live_attestations_per_customer": customers.most_live,
         "worker_crashes_restarted": nemesis.crashes,
         "injected_upstream_faults": fake.store.stats()["faults"],
         "settled_after_faults_s": round(settle_seconds, 1),
@@ -182,6 +204,9 @@ def run(scenario: Scenario, *, database_url: str, work_dir: Path) -> Findings:
         **found.figures,
     }
     found.violations.extend(f"nemesis failed: {error}" for error in nemesis.errors)
+    found.violations.extend(f"customers thread failed: {error}" for error in customers.errors)
+    if customers.most_live > 1:
+        found.violations.append(f"a customer had {customers.most_live} live attestations at once")
     if not settled:
         found.violations.append(f"not settled {scenario.settle_timeout} s after the faults stopped")
     if locked:

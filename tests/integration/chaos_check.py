@@ -68,7 +68,17 @@ def check(session: Session, *, approved_ids: set[int], fake_stats: dict[str, Any
     found.figures["approved_records"] = len(approved_ids)
     found.figures["lost"] = len(lost)
     if lost:
-        found.violations.append(f"{len(lost)} approved records not final: {lost[:10]}")
+        detail = [
+            (r.id, r.status, r.upstream_code, r.status_reason) for r in records if r.id in lost[:10]
+        ]
+        found.violations.append(f"{len(lost)} approved records not final: {detail}")
+        for record in [r for r in records if r.id in lost[:3]]:
+            trail = session.exec(
+                select(AuditEvent.action, AuditEvent.details)
+                .where(AuditEvent.subject_id == record.public_id)
+                .order_by(sa.asc(AuditEvent.id))
+            ).all()
+            found.violations.append(f"trail of record {record.id}: {trail}")
 
     tenants = {c.id: c.tenant_id for c in session.exec(select(Customer))}
     customers = {r.customer_id for r in records if r.id in approved_ids}

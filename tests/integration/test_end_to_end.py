@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 import sqlalchemy as sa
 from flask import Flask
@@ -144,3 +145,56 @@ def test_sweeper_sends_an_approval_whose_message_was_lost(stack: Stack) -> None:
             f"{stack.statuses([record.id or 0])}\n{beat.log()[-3000:]}\n{worker.log()[-3000:]}"
         )
     assert stack.fake.store.stats()["byCustomer"][tenant] == {"posts": 1, "accepted": 1}
+
+
+def test_enhanced_loop_link_accept_confirm(stack: Stack) -> None:
+    """The 2026 loop (R18-R20) with real processes.
+
+    Approve; the worker creates the attestation; the customer accepts on the (fake) Microsoft
+    page; the worker finalizes; a second reseller's record ends duplicate.
+    """
+    env = {
+        **stack.env,
+        "PARTNER_CENTER_FLOW": "enhanced",
+        "ENHANCED_POLL_BASE_SECONDS": "0.5",
+        "ENHANCED_POLL_CAP_SECONDS": "1",
+    }
+    tenant = new_tenant()
+    with stack.app.app_context():
+        session = new_session(get_engine())
+        users = load_users(session)
+        first = submit(session, users.a_submitter, **{"customer.tenantId": tenant})
+        second = submit(
+            session,
+            users.b_submitter,
+            **{"customer.tenantId": tenant, "contact.email": "jae.park@contoso.example"},
+        )
+        session.close()
+    ids = [first.id or 0, second.id or 0]
+    client = stack.app.test_client()
+    login(client, "reviewer@provider.test")
+    worker = celery_worker(env, stack.log_dir)
+    beat = celery_beat(env, stack.log_dir)
+    with running(worker, beat):
+        _approve_in_browser(client, first)
+        _approve_in_browser(client, second)
+        assert wait_until(
+            lambda: "awaiting_customer" in stack.statuses(ids).values(), timeout=60
+        ), f"{stack.statuses(ids)}\n{worker.log()[-3000:]}"
+        (pending,) = [a for a in stack.fake.store.attestations.all() if a.tenant_id == tenant]
+        # The customer opens the link and accepts on the page, as a person would.
+        page = httpx.get(f"{stack.fake.url}/mca/", params={"attestationid": pending.attestation_id})
+        assert page.status_code == 200
+        accepted = time.monotonic()
+        answer = httpx.post(
+            f"{stack.fake.url}/mca/accept", data={"attestationid": pending.attestation_id}
+        )
+        assert answer.status_code == 200
+        done = wait_until(lambda: set(stack.statuses(ids).values()) <= FINAL, timeout=60)
+        assert done, f"{stack.statuses(ids)}\n{worker.log()[-3000:]}"
+        elapsed = time.monotonic() - accepted
+    assert sorted(stack.statuses(ids).values()) == ["confirmed", "duplicate"]
+    stats = stack.fake.store.stats()
+    assert stats["byCustomer"][tenant] == {"posts": 1, "accepted": 1}
+    assert stats["attestations"]["byCustomer"][tenant] == {"created": 1, "live": 0}
+    print(f"accepted to confirmed: {elapsed:.2f} s")  # noqa: T201 (shown with -s)

@@ -46,3 +46,25 @@ def test_embedded_pipeline_survives_kills_and_lost_messages_without_lock_errors(
     assert found.violations == []
     assert found.figures["database_is_locked_in_logs"] == 0
     assert found.figures["kills_in_flight"] >= 3
+
+
+def test_enhanced_loop_survives_kills_between_steps(
+    postgres_url: str, redis_url: str, tmp_path: Path
+) -> None:
+    """The 2026 loop under faults: workers killed between create, polls and finalize; customers
+    accepting or letting links lapse; resellers re-issuing (R18-R20)."""
+    scenario = Scenario(
+        name="Enhanced flow, PostgreSQL + Redis",
+        flow="enhanced",
+        records=150,
+        customers=50,
+        workers=3,
+    )
+    found = run(scenario, database_url=postgres_url, work_dir=tmp_path)
+    _report(scenario.name, found)
+    assert found.violations == []
+    assert found.figures["most_live_attestations_per_customer"] == 1
+    assert found.figures["customers_confirmed_not_exactly_once"] == 0
+    assert found.figures["kills_in_flight"] >= 3
+    assert found.figures["links_accepted"] >= 50
+    assert found.figures["links_lapsed"] >= 1

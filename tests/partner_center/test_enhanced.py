@@ -270,6 +270,47 @@ def test_a_lost_finalize_answer_is_replayed_by_request_id(
     assert store.stats()["byCustomer"][tenant] == {"posts": 2, "accepted": 1}
 
 
+def test_a_finalize_refused_after_a_lost_answer_is_the_earlier_success(
+    fake: FakeServer,
+    make_client: MakeClient,
+    store: FakeStore,
+    http: httpx.Client,
+    request_: ConfirmationRequest,
+    tenant: str,
+) -> None:
+    """The retry carries another request id (no replay): "already finalized", yet confirmed."""
+    gateway = EnhancedGateway(make_client(timeout=0.5), acceptance_base_url=f"{fake.url}/mca/")
+    pending = waiting_on(gateway.advance(request_, None, FIELDS), request_)
+    accept(http, pending.attestation_id or "")
+    store.set_faults({"hangAfterCommitRate": 1, "hangSeconds": 1.0})
+    with pytest.raises(Transient):
+        gateway.advance(replace(request_, request_id=str(uuid.uuid4())), pending, FIELDS)
+    store.set_faults({"hangAfterCommitRate": 0})
+
+    step = gateway.advance(replace(request_, request_id=str(uuid.uuid4())), pending, FIELDS)
+
+    assert step.kind is StepKind.CONFIRMED
+    assert step.outcome is not None
+    assert step.outcome.kind is OutcomeKind.ALREADY_OURS
+    assert len(store.confirmations(tenant)) == 1
+
+
+def test_a_refused_finalize_with_nothing_upstream_stays_refused(
+    gateway: EnhancedGateway,
+    http: httpx.Client,
+    request_: ConfirmationRequest,
+) -> None:
+    """Another customer's accepted attestation: refused, and nothing covers ours upstream."""
+    someone_else = make_request(str(uuid.uuid4()), request_.contact)
+    theirs = waiting_on(gateway.advance(someone_else, None, FIELDS), someone_else)
+    accept(http, theirs.attestation_id or "")
+
+    with pytest.raises(Rejected) as refused:
+        gateway.advance(request_, replace(theirs, request_id=request_.request_id), FIELDS)
+
+    assert refused.value.code == "AttestationNotFound"
+
+
 def test_a_duplicate_on_finalize_means_already_ours(
     gateway: EnhancedGateway,
     store: FakeStore,

@@ -8,9 +8,11 @@ from datetime import date
 
 import pytest
 
+from app.partner_center.auth import StaticTokenProvider
 from app.partner_center.client import Contact, CustomerAgreement, PartnerCenterClient
 from app.partner_center.errors import Transient
 from app.partner_center.fake_models import CUSTOMER_AGREEMENT, CUSTOMER_TEMPLATE_ID
+from app.partner_center.fake_server import FakeServer
 from app.partner_center.fake_store import FakeStore
 
 from .conftest import MakeClient
@@ -125,3 +127,24 @@ def test_latency_delays_answers(client: PartnerCenterClient, store: FakeStore, t
     started = time.monotonic()
     assert client.get_direct_signed_status(tenant) is False
     assert time.monotonic() - started >= 0.25
+
+
+def test_transient_errors_say_whether_the_write_failed(fake_pc: FakeServer) -> None:
+    """Only a failed write (the call carrying our MS-RequestId) frees that request id."""
+    fake_pc.store.set_faults({"error5xxRate": 1.0})
+    tenant = str(uuid.uuid4())
+    with PartnerCenterClient(fake_pc.url, StaticTokenProvider("t"), timeout=2) as client:
+        with pytest.raises(Transient) as read:
+            client.get_direct_signed_status(tenant)
+        with pytest.raises(Transient) as write:
+            client.create_customer_agreement(
+                tenant,
+                agreement_type="MicrosoftCustomerAgreement",
+                template_id="117a77b0-9360-443b-8795-c6dedc750cf9",
+                date_agreed=date(2026, 1, 5),
+                contact=Contact("Minji", "Kim", "minji@contoso.example"),
+                request_id=str(uuid.uuid4()),
+            )
+    assert (read.value.write, write.value.write) == (False, True)
+    assert read.value.answered
+    assert write.value.answered

@@ -131,7 +131,7 @@ def record_retry(
     claim_: Claim,
     code: str,
     message: str,
-    answered: bool,
+    write_answered: bool,
     retry_at: datetime,
     max_attempts: int,
     now: datetime,
@@ -148,11 +148,12 @@ def record_retry(
         return RecordResult(status=record.status)  # another worker took over after our lease
     record.upstream_code = code
     record.upstream_message = message
-    if not answered:
-        # No answer: the request may have landed, so the next attempt reuses its MS-RequestId.
-        record.pending_request_id = claim_.request.request_id
+    if write_answered:
+        record.pending_request_id = None  # the write was answered: the next one is a new request
     else:
-        record.pending_request_id = None
+        # The write got no answer (or never went): it may have landed, so the next attempt
+        # replays the same MS-RequestId.
+        record.pending_request_id = claim_.request.request_id
     if record.attempts >= max_attempts:
         settle(
             session,

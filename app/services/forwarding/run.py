@@ -106,12 +106,23 @@ def forward_record(
         pause = None
         if exc.status == 429:
             pause = clock() + timedelta(seconds=policy.backoff(1, exc.retry_after))
+        # Only an answer to the write itself frees its request id: a failed read says nothing
+        # about an earlier write that got no answer (its retry must replay the same id).
+        write_answered = exc.answered and exc.write
         return _retry(
-            engine, held, policy, clock, exc.code, exc.message, exc.answered, exc.retry_after, pause
+            engine,
+            held,
+            policy,
+            clock,
+            exc.code,
+            exc.message,
+            write_answered,
+            exc.retry_after,
+            pause,
         )
     except AuthFailed as exc:
         # Credentials are the provider's to fix; keep trying with backoff, visibly.
-        return _retry(engine, held, policy, clock, "auth_failed", str(exc), True, None, None)
+        return _retry(engine, held, policy, clock, "auth_failed", str(exc), False, None, None)
     except Exception as exc:
         # A defect must not lose the record: back off and eventually fail it, visibly.
         log.exception("unexpected error forwarding record %s", record_id)
@@ -186,7 +197,7 @@ def _retry(
     clock: Callable[[], datetime],
     code: str,
     message: str,
-    answered: bool,
+    write_answered: bool,
     retry_after: float | None,
     pause_until: datetime | None,
 ) -> ForwardResult:
@@ -199,7 +210,7 @@ def _retry(
             claim_=held,
             code=code,
             message=message,
-            answered=answered,
+            write_answered=write_answered,
             retry_at=retry_at,
             max_attempts=policy.max_attempts,
             now=now,
