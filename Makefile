@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PORT ?= 8000
 
-.PHONY: install run test lint format migrate seed clean chaos
+.PHONY: install browser-deps run test lint format migrate seed clean chaos translations bench
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -32,8 +32,18 @@ run: seed
 		FORWARD_REQUEUE_SECONDS=$${FORWARD_REQUEUE_SECONDS:-10} \
 		$(BIN)/honcho -f Procfile.dev start
 
+## The browser tests drive Debian's chromium (Playwright cannot download its own browsers
+## here) and need a Korean font; install both when missing (as root), or stop with the reason.
+browser-deps:
+	@if ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi nanum; then \
+		echo "Installing chromium and fonts-nanum for the browser tests (apt-get)"; \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-nanum >/dev/null; } \
+			|| { echo "ERROR: cannot install chromium and fonts-nanum: run 'apt-get install chromium fonts-nanum' as root" >&2; exit 1; }; \
+		command -v chromium >/dev/null 2>&1 || { echo "ERROR: chromium is still missing" >&2; exit 1; }; \
+	fi
+
 ## The whole suite (PostgreSQL and Redis from TEST_POSTGRES_URL / TEST_REDIS_URL).
-test: install
+test: install browser-deps
 	$(BIN)/pytest
 
 lint: install
@@ -43,12 +53,23 @@ lint: install
 	$(BIN)/bandit --quiet --recursive app workers --severity-level medium
 	$(BIN)/python tools/audit_dependencies.py
 
+## Korean and English: collect the texts to translate into app/translations/ko, then compile.
+translations: install
+	$(BIN)/pybabel extract --no-location --sort-output -F babel.cfg -k _l -k N_ -k M_ -o app/translations/messages.pot .
+	$(BIN)/pybabel update --no-fuzzy-matching --ignore-obsolete -i app/translations/messages.pot -d app/translations
+	$(BIN)/pybabel compile --statistics -d app/translations
+
 format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache
+
+## Benchmarks against bare baselines (PostgreSQL from BENCH_POSTGRES_URL or TEST_POSTGRES_URL, a
+## private redis-server); writes docs/PERFORMANCE.md. BENCH_ARGS="--plan small" for a quick look.
+bench: install
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 ## Long fault-injection runs (5,000 records, PostgreSQL + Redis and embedded); writes docs/RELIABILITY.md.
 chaos: install

@@ -66,14 +66,16 @@ def register_config(app: Flask, settings: Settings) -> None:
 
 
 def register_extensions(app: Flask, settings: Settings) -> None:
-    """The database engine, login and CSRF protection."""
+    """The database engine, login, CSRF protection and the language (Flask-Babel)."""
     db.init_app(app, settings.database_url)
     csrf.init_app(app)
     login_manager.init_app(app)
+    from app import i18n
     from app.security import headers, throttling
     from app.security.permissions import forget_api_user, init_login
 
     init_login()
+    i18n.init_app(app)
     app.teardown_request(forget_api_user)
     headers.init_app(app)
     throttling.init_app(app, settings)

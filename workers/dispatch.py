@@ -84,3 +84,34 @@ def enqueue_forwarding(record_ids: Iterable[int | None], *, countdown: float | N
             len(ids),
         )
         return 0
+
+
+def _publish_import(job_id: int) -> int:
+    from workers.tasks import import_acceptances
+
+    try:
+        import_acceptances.apply_async((job_id,), retry=False)
+    except Exception as exc:  # the broker is down: the sweeper will send it
+        log.warning(
+            "could not publish import job %s (%s); the sweeper will send it",
+            job_id,
+            type(exc).__name__,
+        )
+        return 0
+    return 1
+
+
+def enqueue_import(job_id: int | None) -> int:
+    """Publish the bulk-import task of a stored job, after the caller's commit (R15).
+
+    Bounded like `enqueue_forwarding`: a queued job whose message is lost stays queued in the
+    database, and the sweeper sends it again.
+    """
+    if job_id is None:
+        return 0
+    future: Future[int] = _pool().submit(_publish_import, job_id)
+    try:
+        return future.result(timeout=_wait_seconds())
+    except FutureTimeout:
+        log.warning("publishing import job %s is slow (broker unreachable?)", job_id)
+        return 0

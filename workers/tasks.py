@@ -17,10 +17,10 @@ from app.context import current_settings as settings
 from app.db import get_engine, session_scope
 from app.models import utcnow
 from app.partner_center.runtime import gateway
-from app.services import agreements, forwarding, retention
+from app.services import agreements, forwarding, imports, retention
 from app.services.agreements import TemplateInfo
 from workers.celery_app import celery_app
-from workers.dispatch import enqueue_forwarding
+from workers.dispatch import enqueue_forwarding, enqueue_import
 
 log = logging.getLogger(__name__)
 _OWNER = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -75,7 +75,47 @@ def sweep_forwarding() -> int:
         ids = forwarding.due_record_ids(session, now=utcnow(), requeue_after=requeue_after)
     if ids:
         log.info("sweeper: re-enqueueing %d record(s)", len(ids))
-    return enqueue_forwarding(ids)
+    published = enqueue_forwarding(ids)
+    try:
+        _sweep_imports(requeue_after)
+    except Exception:  # imports must never stop the forwarding sweep
+        log.exception("sweeper: could not re-send stalled import jobs")
+    return published
+
+
+def _sweep_imports(requeue_after: timedelta) -> None:
+    """Re-send import jobs whose message was lost or whose worker died (R15)."""
+    with session_scope(get_engine()) as session:
+        job_ids = imports.stale_job_ids(session, now=utcnow(), requeue_after=requeue_after)
+    if job_ids:
+        log.info("sweeper: re-enqueueing %d import job(s)", len(job_ids))
+    for job_id in job_ids:
+        enqueue_import(job_id)
+
+
+@celery_app.task(
+    name="intake.import_acceptances",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+)
+def import_acceptances(job_id: int) -> str:
+    """Submit the rows of a CSV import job, a committed batch at a time (safe to run twice)."""
+    s = settings()
+    result = imports.run_import(
+        job_id,
+        engine=get_engine(),
+        phone_region=s.default_phone_region,
+        default_country=s.default_phone_region,
+    )
+    log.info(
+        "import job %s: %s (%d row(s) in %d batch(es))",
+        job_id,
+        result.status,
+        result.rows,
+        result.batches,
+    )
+    return result.status
 
 
 @celery_app.task(name="intake.sync_agreement_templates", ignore_result=True)

@@ -12,6 +12,7 @@ from app.models.attestation import Attestation, AttestationStatus
 from app.models.audit import AuditEvent
 from app.models.base import metadata, utcnow
 from app.models.customer import Cloud, Customer, CustomerReseller
+from app.models.evidence import EvidenceFile
 from app.models.imports import ImportJob
 from app.models.ledger import Confirmation, ConfirmationSource, ConfirmationState
 from app.models.operations import IdempotencyKey, UpstreamPause
@@ -34,6 +35,7 @@ __all__ = [
     "ConfirmationState",
     "Customer",
     "CustomerReseller",
+    "EvidenceFile",
     "Flag",
     "IdempotencyKey",
     "ImportJob",

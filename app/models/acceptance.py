@@ -8,6 +8,7 @@ from enum import StrEnum
 from sqlalchemy import JSON, Column, Date, ForeignKey, Index, Integer, String, Text, text
 from sqlmodel import Field, SQLModel
 
+from app.markers import N_
 from app.models.base import UTCDateTime, new_public_id, utcnow
 
 
@@ -29,9 +30,24 @@ class RecordStatus(StrEnum):
 
     @property
     def label(self) -> str:
-        """A readable name for screens."""
-        return self.value.replace("_", " ").capitalize()
+        """A readable name for screens (English; pages translate it: `_(status.label)`)."""
+        return STATUS_LABELS[self]
 
+
+STATUS_LABELS = {
+    RecordStatus.SUBMITTED: N_("Submitted"),
+    RecordStatus.RETURNED: N_("Returned"),
+    RecordStatus.WITHDRAWN: N_("Withdrawn"),
+    RecordStatus.REJECTED: N_("Rejected"),
+    RecordStatus.APPROVED: N_("Approved"),
+    RecordStatus.FORWARDING: N_("Forwarding"),
+    RecordStatus.AWAITING_CUSTOMER: N_("Awaiting customer"),
+    RecordStatus.EXPIRED: N_("Expired"),
+    RecordStatus.CONFIRMED: N_("Confirmed"),
+    RecordStatus.DUPLICATE: N_("Duplicate"),
+    RecordStatus.FAILED: N_("Failed"),
+    RecordStatus.REVOKED: N_("Revoked"),
+}
 
 # States from which nothing moves on its own.
 FINAL_STATUSES = frozenset(
@@ -64,7 +80,7 @@ class Flag(StrEnum):
 
 
 FLAG_DESCRIPTIONS = {
-    Flag.CONTACT_AT_RESELLER_DOMAIN: (
+    Flag.CONTACT_AT_RESELLER_DOMAIN: N_(
         "The contact's email is at one of the reseller's own domains. A reseller may not accept "
         "on the customer's behalf (R6): the person must belong to the customer."
     ),
@@ -92,6 +108,18 @@ class AcceptanceRecord(SQLModel, table=True):
         Index("ix_acceptance_record_status_created", "status", "created_at", "id"),
         Index("ix_acceptance_record_reseller_created", "reseller_id", "created_at", "id"),
         Index("ix_acceptance_record_status_next_attempt", "status", "next_attempt_at"),
+        # Lists and their keyset pages (migration 0011): every unfiltered list, a customer's
+        # timeline, a reseller's list by status, and lists ordered by the last change.
+        Index("ix_acceptance_record_created", "created_at", "id"),
+        Index("ix_acceptance_record_customer_created", "customer_id", "created_at", "id"),
+        Index(
+            "ix_acceptance_record_reseller_status_created",
+            "reseller_id",
+            "status",
+            "created_at",
+            "id",
+        ),
+        Index("ix_acceptance_record_status_updated", "status", "updated_at", "id"),
     )
     __mapper_args__ = {"version_id_col": _version_column}
 

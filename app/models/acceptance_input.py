@@ -25,6 +25,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
+from app.markers import M_, N_, Message
 from app.models.acceptance import AgreementType
 from app.models.customer import Cloud
 
@@ -57,19 +58,28 @@ _DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)
 
 
 def _fail(message: str) -> PydanticCustomError:
-    return PydanticCustomError("invalid", message)
+    # The message object rides in the error's context, so a `Message` keeps its translation
+    # template through pydantic (which would hand back only the text); see `error_map`.
+    return PydanticCustomError("invalid", message, {"message": message})
 
 
-def _clean_text(value: Any, what: str, max_length: int) -> str:
+def _clean_text(value: Any, what: Message, max_length: int) -> str:
     if not isinstance(value, str):
-        raise _fail(f"Enter the {what} as text.")
+        raise _fail(M_("Enter the %(what)s as text.", what=what))
     text = unicodedata.normalize("NFC", value).strip()
     if not text:
-        raise _fail(f"Enter the {what}.")
+        raise _fail(M_("Enter the %(what)s.", what=what))
     if any(_forbidden(ch) for ch in text):
-        raise _fail(f"The {what} contains characters that cannot be used (control characters).")
+        raise _fail(
+            M_(
+                "The %(what)s contains characters that cannot be used (control characters).",
+                what=what,
+            )
+        )
     if len(text) > max_length:
-        raise _fail(f"The {what} is too long: at most {max_length} characters.")
+        raise _fail(
+            M_("The %(what)s is too long: at most %(max)s characters.", what=what, max=max_length)
+        )
     return text
 
 
@@ -110,19 +120,21 @@ class CustomerInput(BaseModel):
     @classmethod
     def _tenant_id(cls, value: Any) -> str:
         if not isinstance(value, str) or not value.strip():
-            raise _fail("Enter the customer's Microsoft tenant ID.")
+            raise _fail(N_("Enter the customer's Microsoft tenant ID."))
         try:
             return normalize_tenant_id(value)
         except ValueError:
             raise _fail(
-                "The tenant ID must be a GUID such as 0a1b2c3d-4e5f-6789-abcd-ef0123456789 "
-                "(find it in the customer's Microsoft 365 admin center or Partner Center)."
+                N_(
+                    "The tenant ID must be a GUID such as 0a1b2c3d-4e5f-6789-abcd-ef0123456789 "
+                    "(find it in the customer's Microsoft 365 admin center or Partner Center)."
+                )
             ) from None
 
     @field_validator("company_name", mode="before")
     @classmethod
     def _company_name(cls, value: Any) -> str:
-        return _clean_text(value, "company name", 200)
+        return _clean_text(value, M_("company name"), 200)
 
     @field_validator("domain", mode="before")
     @classmethod
@@ -130,15 +142,15 @@ class CustomerInput(BaseModel):
         if value is None or (isinstance(value, str) and not value.strip()):
             return None
         if not isinstance(value, str):
-            raise _fail("Enter the domain as text, e.g. contoso.onmicrosoft.com.")
+            raise _fail(N_("Enter the domain as text, e.g. contoso.onmicrosoft.com."))
         text = value.strip().lower().rstrip(".")
         try:
             text = text.encode("idna").decode("ascii")
             text.encode("ascii").decode("idna")  # refuses broken punycode such as xn--zz
         except UnicodeError:
-            raise _fail("Enter a domain name such as contoso.com.") from None
+            raise _fail(N_("Enter a domain name such as contoso.com.")) from None
         if not _DOMAIN_RE.fullmatch(text):
-            raise _fail("Enter a domain name such as contoso.com or contoso.onmicrosoft.com.")
+            raise _fail(N_("Enter a domain name such as contoso.com or contoso.onmicrosoft.com."))
         return text
 
     @field_validator("country", mode="before")
@@ -148,7 +160,7 @@ class CustomerInput(BaseModel):
             return None
         if isinstance(value, str) and value.strip().upper() in COUNTRY_CODES:
             return value.strip().upper()
-        raise _fail("Enter the customer's country as a two-letter code, e.g. KR or US.")
+        raise _fail(N_("Enter the customer's country as a two-letter code, e.g. KR or US."))
 
     @field_validator("cloud", mode="before")
     @classmethod
@@ -157,7 +169,7 @@ class CustomerInput(BaseModel):
             return Cloud.PUBLIC
         if isinstance(value, str) and value.strip().lower() in {c.value for c in Cloud}:
             return value.strip().lower()
-        raise _fail("Choose the customer's cloud: public, usgov, germany or china.")
+        raise _fail(N_("Choose the customer's cloud: public, usgov, germany or china."))
 
 
 class ContactInput(BaseModel):
@@ -173,26 +185,29 @@ class ContactInput(BaseModel):
     @field_validator("first_name", mode="before")
     @classmethod
     def _first_name(cls, value: Any) -> str:
-        return _clean_text(value, "first name", 100)
+        return _clean_text(value, M_("first name"), 100)
 
     @field_validator("last_name", mode="before")
     @classmethod
     def _last_name(cls, value: Any) -> str:
-        return _clean_text(value, "last name", 100)
+        return _clean_text(value, M_("last name"), 100)
 
     @field_validator("email", mode="before")
     @classmethod
     def _email(cls, value: Any) -> str:
         if not isinstance(value, str) or not value.strip():
-            raise _fail("Enter the email address of the person who accepted.")
+            raise _fail(N_("Enter the email address of the person who accepted."))
         try:
             result = validate_email(value.strip(), check_deliverability=False)
         except EmailNotValidError as exc:
             raise _fail(
-                f"Enter a valid email address, like name@example.com ({str(exc).rstrip('.')})."
+                M_(
+                    "Enter a valid email address, like name@example.com (%(why)s).",
+                    why=str(exc).rstrip("."),
+                )
             ) from None
         if len(result.normalized) > 254:
-            raise _fail("The email address is too long: at most 254 characters.")
+            raise _fail(N_("The email address is too long: at most 254 characters."))
         return result.normalized
 
     @field_validator("phone_number", mode="before")
@@ -201,18 +216,23 @@ class ContactInput(BaseModel):
         if value is None or (isinstance(value, str) and not value.strip()):
             return None
         if not isinstance(value, str):
-            raise _fail("Enter the phone number as text, e.g. +82 2 1234 5678.")
+            raise _fail(N_("Enter the phone number as text, e.g. +82 2 1234 5678."))
         if any(_forbidden(ch) for ch in value):
-            raise _fail("The phone number contains characters that cannot be used.")
+            raise _fail(N_("The phone number contains characters that cannot be used."))
         region = (info.context or {}).get("phone_region", "KR")
         example = "+82 2 1234 5678"
         try:
             number = phonenumbers.parse(value, region)
         except phonenumbers.NumberParseException:
-            raise _fail(f"Enter a phone number with its country code, e.g. {example}.") from None
+            raise _fail(
+                M_("Enter a phone number with its country code, e.g. %(example)s.", example=example)
+            ) from None
         if not phonenumbers.is_valid_number(number):
             raise _fail(
-                f"This is not a valid phone number. Include the country code, e.g. {example}."
+                M_(
+                    "This is not a valid phone number. Include the country code, e.g. %(example)s.",
+                    example=example,
+                )
             )
         return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
@@ -240,7 +260,7 @@ class AcceptanceSubmission(BaseModel):
             if match:
                 region = f"-{match[2].upper()}" if match[2] else ""
                 return f"{match[1].lower()}{region}"
-        raise _fail("Enter the agreement's language as a tag such as ko-KR or en-US.")
+        raise _fail(N_("Enter the agreement's language as a tag such as ko-KR or en-US."))
 
     @field_validator("agreement_type", mode="before")
     @classmethod
@@ -249,11 +269,13 @@ class AcceptanceSubmission(BaseModel):
             return AgreementType.MICROSOFT_CUSTOMER_AGREEMENT
         if value == AgreementType.MICROSOFT_CLOUD_AGREEMENT:
             raise _fail(
-                "The Microsoft Cloud Agreement was retired in 2020: new confirmations are for "
-                "the Microsoft Customer Agreement."
+                N_(
+                    "The Microsoft Cloud Agreement was retired in 2020: new confirmations are for "
+                    "the Microsoft Customer Agreement."
+                )
             )
         if value != AgreementType.MICROSOFT_CUSTOMER_AGREEMENT:
-            raise _fail("The agreement type must be MicrosoftCustomerAgreement.")
+            raise _fail(N_("The agreement type must be MicrosoftCustomerAgreement."))
         return value
 
     @field_validator("template_id", mode="before")
@@ -262,45 +284,47 @@ class AcceptanceSubmission(BaseModel):
         if value is None or (isinstance(value, str) and not value.strip()):
             return None
         if not isinstance(value, str):
-            raise _fail("The agreement version (template ID) must be a GUID.")
+            raise _fail(N_("The agreement version (template ID) must be a GUID."))
         try:
             return normalize_tenant_id(value)
         except ValueError:
-            raise _fail("The agreement version (template ID) must be a GUID.") from None
+            raise _fail(N_("The agreement version (template ID) must be a GUID.")) from None
 
     @field_validator("date_agreed", mode="before")
     @classmethod
     def _date_agreed_shape(cls, value: Any) -> Any:
         if value is None or value == "":
-            raise _fail("Enter the date the customer accepted the agreement.")
+            raise _fail(N_("Enter the date the customer accepted the agreement."))
         if isinstance(value, datetime):
-            raise _fail("Enter the date as YYYY-MM-DD, without a time.")
+            raise _fail(N_("Enter the date as YYYY-MM-DD, without a time."))
         if isinstance(value, date):
             return value
         if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
             try:
                 return date.fromisoformat(value.strip())
             except ValueError:
-                raise _fail("This date does not exist; enter it as YYYY-MM-DD.") from None
-        raise _fail("Enter the date as YYYY-MM-DD, e.g. 2026-03-31.")
+                raise _fail(N_("This date does not exist; enter it as YYYY-MM-DD.")) from None
+        raise _fail(N_("Enter the date as YYYY-MM-DD, e.g. 2026-03-31."))
 
     @field_validator("date_agreed")
     @classmethod
     def _date_agreed_range(cls, value: date, info: ValidationInfo) -> date:
         latest = (info.context or {}).get("latest_date") or latest_allowed_date()
         if value > latest:
-            raise _fail("The acceptance date cannot be in the future.")
+            raise _fail(N_("The acceptance date cannot be in the future."))
         if value < EARLIEST_DATE_AGREED:
-            raise _fail("The acceptance date is before confirmations of acceptance existed (2018).")
+            raise _fail(
+                N_("The acceptance date is before confirmations of acceptance existed (2018).")
+            )
         return value
 
 
 _FRIENDLY = {
-    "missing": "This field is required.",
-    "model_type": "Expected an object with the fields listed in the API guide.",
-    "model_attributes_type": "Expected an object with the fields listed in the API guide.",
-    "date_type": "Enter the date as YYYY-MM-DD.",
-    "enum": "Choose one of the listed values.",
+    "missing": N_("This field is required."),
+    "model_type": N_("Expected an object with the fields listed in the API guide."),
+    "model_attributes_type": N_("Expected an object with the fields listed in the API guide."),
+    "date_type": N_("Enter the date as YYYY-MM-DD."),
+    "enum": N_("Choose one of the listed values."),
 }
 
 
@@ -309,7 +333,11 @@ def error_map(exc: ValidationError) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
     for error in exc.errors():
         path = ".".join(str(part) for part in error["loc"]) or "body"
-        message = error["msg"] if error["type"] == "invalid" else None
+        message = (
+            (error.get("ctx") or {}).get("message") or error["msg"]
+            if error["type"] == "invalid"
+            else None
+        )
         message = message or _FRIENDLY.get(error["type"]) or error["msg"]
         errors.setdefault(path, []).append(message)
     return errors

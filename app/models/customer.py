@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import String, Text, UniqueConstraint
+from sqlalchemy import Index, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from app.markers import N_
 from app.models.base import UTCDateTime, utcnow
 
 
@@ -26,10 +27,10 @@ class Cloud(StrEnum):
 
 
 CLOUD_LABELS = {
-    Cloud.PUBLIC: "Microsoft public cloud",
-    Cloud.USGOV: "Microsoft Cloud for US Government",
-    Cloud.GERMANY: "Microsoft Cloud Germany",
-    Cloud.CHINA: "Microsoft Azure operated by 21Vianet (China)",
+    Cloud.PUBLIC: N_("Microsoft public cloud"),
+    Cloud.USGOV: N_("Microsoft Cloud for US Government"),
+    Cloud.GERMANY: N_("Microsoft Cloud Germany"),
+    Cloud.CHINA: N_("Microsoft Azure operated by 21Vianet (China)"),
 }
 
 
@@ -37,6 +38,8 @@ class Customer(SQLModel, table=True):
     """A customer's Microsoft tenant; shared by every reseller that serves it (R8)."""
 
     __tablename__ = "customer"
+    # The provider's customer list, by name, in keyset pages (migration 0011).
+    __table_args__ = (Index("ix_customer_company_name", "company_name", "id"),)
 
     id: int | None = Field(default=None, primary_key=True)
     tenant_id: str = Field(sa_type=String(36), unique=True)
@@ -56,7 +59,11 @@ class CustomerReseller(SQLModel, table=True):
     """That a reseller serves a customer: what lets the reseller see and submit for it."""
 
     __tablename__ = "customer_reseller"
-    __table_args__ = (UniqueConstraint("customer_id", "reseller_id"),)
+    __table_args__ = (
+        UniqueConstraint("customer_id", "reseller_id"),
+        # A reseller's customer list, by its own name for each, in keyset pages (0011).
+        Index("ix_customer_reseller_reseller_name", "reseller_id", "company_name", "customer_id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     customer_id: int = Field(foreign_key="customer.id", index=True)

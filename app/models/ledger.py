@@ -42,6 +42,8 @@ class Confirmation(SQLModel, table=True):
             sqlite_where=text("state = 'active'"),
             postgresql_where=text("state = 'active'"),
         ),
+        # Exports and the dashboard's confirmations per day read the ledger by time (0011).
+        Index("ix_confirmation_created", "created_at", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

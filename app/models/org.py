@@ -9,6 +9,7 @@ from enum import StrEnum
 from sqlalchemy import JSON, Column, Index, String, text
 from sqlmodel import Field, SQLModel
 
+from app.markers import N_
 from app.models.base import UTCDateTime, utcnow
 
 
@@ -34,9 +35,16 @@ class Role(StrEnum):
 
     @property
     def label(self) -> str:
-        """A readable name for screens."""
-        return self.value.replace("_", " ").capitalize()
+        """A readable name for screens (English; pages translate it: `_(role.label)`)."""
+        return ROLE_LABELS[self]
 
+
+ROLE_LABELS = {
+    Role.RESELLER_SUBMITTER: N_("Reseller submitter"),
+    Role.RESELLER_ADMIN: N_("Reseller admin"),
+    Role.PROVIDER_REVIEWER: N_("Provider reviewer"),
+    Role.PROVIDER_ADMIN: N_("Provider admin"),
+}
 
 RESELLER_ROLES = frozenset({Role.RESELLER_SUBMITTER, Role.RESELLER_ADMIN})
 PROVIDER_ROLES = frozenset({Role.PROVIDER_REVIEWER, Role.PROVIDER_ADMIN})
@@ -96,6 +104,9 @@ class User(SQLModel, table=True):
     locked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
     last_login_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # The language ("en", "ko") and IANA time zone the user chose; None follows the browser.
+    locale: str | None = Field(default=None, sa_type=String(8))
+    time_zone: str | None = Field(default=None, sa_type=String(64))
 
     # Flask-Login's user protocol. The session stores the rotating token, not the row id.
     @property

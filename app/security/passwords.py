@@ -7,6 +7,8 @@ from functools import lru_cache
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from app.markers import M_, N_
+
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 256
 
@@ -52,15 +54,15 @@ def common_passwords() -> frozenset[str]:
 def password_problem(password: str, *, email: str | None = None) -> str | None:
     """Why a new password is not acceptable, or None (ASVS 6.2: length, no common ones)."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        return f"Use at least {MIN_PASSWORD_LENGTH} characters."
+        return M_("Use at least %(n)s characters.", n=MIN_PASSWORD_LENGTH)
     if len(password) > MAX_PASSWORD_LENGTH:
-        return f"Use at most {MAX_PASSWORD_LENGTH} characters."
+        return M_("Use at most %(n)s characters.", n=MAX_PASSWORD_LENGTH)
     lowered = password.lower()
     # A common word with digits or punctuation added ("password123456") is still common.
     stem = lowered.rstrip("0123456789!@#$%^&*.?-_ ")
     common = common_passwords()
     if lowered in common or (len(stem) >= 4 and stem in common) or len(set(lowered)) < 4:
-        return "This password is too common or too simple; choose a longer phrase of your own."
+        return N_("This password is too common or too simple; choose a longer phrase of your own.")
     if email and email.split("@", 1)[0].lower() in lowered and len(email.split("@")[0]) >= 4:
-        return "The password must not contain your email address."
+        return N_("The password must not contain your email address.")
     return None

@@ -7,10 +7,12 @@ from functools import wraps
 from typing import Any, TypeVar, cast
 
 from flask import abort, g, jsonify, request
+from flask_babel import gettext
 from flask_login import current_user
 
 from app.db import get_session
 from app.extensions import login_manager
+from app.markers import N_
 from app.models import Role, User
 from app.services.users import user_for_api_token, user_for_session
 
@@ -20,7 +22,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 def init_login() -> None:
     """Configure Flask-Login: the session holds the user's rotating session token."""
     login_manager.login_view = "auth.login"
-    login_manager.login_message = "Please sign in to continue."
+    login_manager.login_message = N_("Please sign in to continue.")
+    login_manager.localize_callback = gettext  # shown in the reader's language
     login_manager.login_message_category = "info"
     login_manager.session_protection = "strong"
 
@@ -79,9 +82,13 @@ def api_roles_required(roles: Iterable[Role]) -> Callable[[F], F]:
             scheme, _, secret = header.partition(" ")
             if scheme.lower() != "bearer" or not secret.strip():
                 return _api_error(401, "Send a valid API token: Authorization: Bearer <token>.")
-            user = user_for_api_token(get_session(), secret.strip())
+            session = get_session()
+            user = user_for_api_token(session, secret.strip())
             if user is None:
                 return _api_error(401, "The API token is invalid, revoked, or its user disabled.")
+            # Keep the token's "last used" (at most one write a minute) even when the view
+            # only reads and commits nothing; nothing else is in this transaction yet.
+            session.commit()
             if Role(user.role) not in allowed:
                 return _api_error(403, "Your role does not allow this.")
             g.api_user = user

@@ -11,6 +11,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
+from app.markers import N_
 from app.models import AcceptanceRecord, Customer, CustomerReseller, User
 from app.services.errors import NotFound
 
@@ -27,12 +28,16 @@ def get_record(
     session: Session, actor: User, public_id: str, *, for_update: bool = False
 ) -> AcceptanceRecord:
     """The record with `public_id` if `actor` may see it; NotFound otherwise."""
+    if not public_id.isascii() or not public_id.isalnum():
+        # Public ids are hex: anything else (a NUL byte, which PostgreSQL refuses in text, above
+        # all) cannot name a record, so no query is run.
+        raise NotFound(N_("No such acceptance record."))
     query = records_query(actor).where(AcceptanceRecord.public_id == public_id)
     if for_update:
         query = query.with_for_update()
     record = session.exec(query).first()
     if record is None:
-        raise NotFound("No such acceptance record.")
+        raise NotFound(N_("No such acceptance record."))
     return record
 
 
@@ -54,7 +59,7 @@ def get_customer(session: Session, actor: User, customer_id: int) -> Customer:
     """The customer if `actor` may see it; NotFound otherwise."""
     customer = session.exec(customers_query(actor).where(Customer.id == customer_id)).first()
     if customer is None:
-        raise NotFound("No such customer.")
+        raise NotFound(N_("No such customer."))
     return customer
 
 
@@ -62,7 +67,7 @@ def get_customer_by_tenant(session: Session, actor: User, tenant_id: str) -> Cus
     """The customer with a tenant id if `actor` may see it; NotFound otherwise."""
     customer = session.exec(customers_query(actor).where(Customer.tenant_id == tenant_id)).first()
     if customer is None:
-        raise NotFound("No such customer.")
+        raise NotFound(N_("No such customer."))
     return customer
 
 

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Flask, Response, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, logout_user, user_loaded_from_cookie
@@ -70,7 +71,7 @@ def init_app(app: Flask, settings: Settings) -> None:
             return {"error": "Too many attempts; wait a few minutes."}, 429
         from app.web.auth import LoginForm
 
-        flash("Too many failed sign-ins. Wait a few minutes, then try again.", "error")
+        flash(_("Too many failed sign-ins. Wait a few minutes, then try again."), "error")
         return render_template("auth/login.html", form=LoginForm()), 429
 
     @user_loaded_from_cookie.connect_via(app)
@@ -86,6 +87,6 @@ def init_app(app: Flask, settings: Settings) -> None:
         if datetime.now(UTC) - datetime.fromisoformat(started) > limit:
             logout_user()
             session.clear()
-            flash("Your session ended after its maximum length. Please sign in again.", "info")
+            flash(_("Your session ended after its maximum length. Please sign in again."), "info")
             return redirect(url_for("auth.login", next=request.path))
         return None

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlmodel import Session
 
+from app.markers import M_, N_
 from app.models import (
     AcceptanceRecord,
     Customer,
@@ -38,7 +39,7 @@ EDITABLE_FIELDS = (
 
 def _require_reseller(actor: User) -> None:
     if actor.is_provider:
-        raise PermissionDenied("Only resellers submit acceptances; the provider reviews them.")
+        raise PermissionDenied(N_("Only resellers submit acceptances; the provider reviews them."))
 
 
 def contact_flags(reseller: Organization, email: str) -> list[str]:
@@ -62,13 +63,19 @@ def _resolve(
     if template_id != current.template_id:
         known = agreements.find_template(session, data.agreement_type.value, template_id)
         reason = (
-            "This agreement version has been replaced" if known else "Unknown agreement version"
+            N_("This agreement version has been replaced")
+            if known
+            else N_("Unknown agreement version")
         )
         raise ValidationFailed(
             {
                 "templateId": [
-                    f"{reason}: new acceptances must be for the current version "
-                    f"({current.template_id}). Leave it empty to use the current one."
+                    M_(
+                        "%(reason)s: new acceptances must be for the current version "
+                        "(%(current)s). Leave it empty to use the current one.",
+                        reason=M_(reason),
+                        current=current.template_id,
+                    )
                 ]
             }
         )
@@ -149,7 +156,10 @@ def resubmit(
     _require_reseller(actor)
     if record.status != RecordStatus.RETURNED:
         raise InvalidTransition(
-            f"Only a record returned for correction can be edited; this one is {record.status}."
+            M_(
+                "Only a record returned for correction can be edited; this one is %(status)s.",
+                status=M_(record.status_enum.label).lower(),
+            )
         )
     _customer, values = _resolve(session, actor=actor, data=data, default_country=default_country)
     changed = [name for name in EDITABLE_FIELDS if getattr(record, name) != values[name]]
@@ -186,11 +196,14 @@ def withdraw(
     _require_reseller(actor)
     if record.status not in (RecordStatus.SUBMITTED, RecordStatus.RETURNED):
         raise InvalidTransition(
-            f"Only a record waiting for review can be withdrawn; this one is {record.status}."
+            M_(
+                "Only a record waiting for review can be withdrawn; this one is %(status)s.",
+                status=M_(record.status_enum.label).lower(),
+            )
         )
     previous = record.status
     record.status = RecordStatus.WITHDRAWN.value
-    record.status_reason = (reason or "").strip()[:1000] or "Withdrawn by the reseller."
+    record.status_reason = (reason or "").strip()[:1000] or N_("Withdrawn by the reseller.")
     record.updated_at = record.finished_at = utcnow()
     session.add(record)
     session.flush()
@@ -223,13 +236,16 @@ def reissue(session: Session, *, actor: User, record: AcceptanceRecord) -> Accep
 
     if record.status != RecordStatus.EXPIRED:
         raise InvalidTransition(
-            f"Only an expired acceptance link can be issued again; this record is {record.status}."
+            M_(
+                "Only an expired acceptance link can be issued again; this record is %(status)s.",
+                status=M_(record.status_enum.label).lower(),
+            )
         )
     if customer_live(session, record.customer_id) is not None:
-        raise InvalidTransition("The customer already has a live acceptance link.")
+        raise InvalidTransition(N_("The customer already has a live acceptance link."))
     now = utcnow()
     record.status = RecordStatus.APPROVED.value
-    record.status_reason = "A new acceptance link was requested."
+    record.status_reason = N_("A new acceptance link was requested.")
     record.next_attempt_at = now
     record.pending_request_id = None
     record.finished_at = None

@@ -11,6 +11,7 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
+from app.markers import N_
 from app.models import AuditEvent, User
 from app.services.audit import GENESIS_HASH, event_hash, hashed_fields
 from app.services.errors import PermissionDenied
@@ -77,7 +78,7 @@ class AuditFilter:
 
 def _require_provider(actor: User) -> None:
     if not actor.is_provider:
-        raise PermissionDenied("Only the provider's staff read the audit trail.")
+        raise PermissionDenied(N_("Only the provider's staff read the audit trail."))
 
 
 def _query(filters: AuditFilter) -> SelectOfScalar[AuditEvent]:

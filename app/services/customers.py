@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, select
 from sqlmodel.sql.expression import SelectOfScalar
 
+from app.markers import M_, N_
 from app.models import Customer, CustomerReseller, Organization, User, utcnow
 from app.models.acceptance_input import CustomerInput
 from app.models.customer import Cloud
@@ -20,9 +21,10 @@ RowT = TypeVar("RowT", bound=SQLModel)
 
 def national_cloud_reason(cloud: str) -> str:
     """Why a customer in a national cloud cannot be confirmed (R14)."""
-    return (
-        f"Customers in {Cloud(cloud).label} cannot be confirmed: Microsoft supports confirming "
-        "acceptance of the Microsoft Customer Agreement only in the public cloud."
+    return M_(
+        "Customers in %(cloud)s cannot be confirmed: Microsoft supports confirming "
+        "acceptance of the Microsoft Customer Agreement only in the public cloud.",
+        cloud=M_(Cloud(cloud).label),
     )
 
 
@@ -46,7 +48,7 @@ def get_or_insert(
 def register_customer(session: Session, *, actor: User, data: CustomerInput) -> Customer:
     """Find or create the customer and record that the actor's reseller serves it."""
     if actor.is_provider:
-        raise PermissionDenied("Only a reseller registers the customers it serves.")
+        raise PermissionDenied(N_("Only a reseller registers the customers it serves."))
     # The country the enhanced create call needs (R18): as entered, else the reseller's own.
     country = data.country or _reseller_country(session, actor)
     customer, created = get_or_insert(

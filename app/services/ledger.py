@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import Session, col, select
 
+from app.markers import N_
 from app.models import (
     AcceptanceRecord,
     Confirmation,
@@ -30,9 +31,9 @@ def supersede(
     reason is kept (RELIABILITY-SECURITY.md, "Decisions taken").
     """
     if actor.role != Role.PROVIDER_ADMIN:
-        raise PermissionDenied("Only a provider admin can ask for a new confirmation.")
+        raise PermissionDenied(N_("Only a provider admin can ask for a new confirmation."))
     if confirmation.state != ConfirmationState.ACTIVE:
-        raise InvalidTransition("This confirmation is no longer active.")
+        raise InvalidTransition(N_("This confirmation is no longer active."))
     why = clean_reason(reason)
     confirmation.state = ConfirmationState.SUPERSEDED.value
     confirmation.state_reason = why

@@ -9,10 +9,13 @@ from typing import Any
 
 from sqlalchemy import String, and_, cast, func, or_
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from app.models import (
     AcceptanceRecord,
+    AgreementType,
     Confirmation,
+    ConfirmationState,
     Customer,
     CustomerReseller,
     Organization,
@@ -20,7 +23,9 @@ from app.models import (
     User,
 )
 from app.security.scoping import customers_query, records_query
+from app.services import agreements
 from app.services.audit import events_for
+from app.services.search import clean_query, customer_match
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,10 @@ class RecordFilter:
     customer_id: int | None = None
     tenant_id: str | None = None
     flagged_only: bool = False
+    # Submitted (created) at or after `since` and before `until`; the agreement version.
+    since: datetime | None = None
+    until: datetime | None = None
+    template_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -52,6 +61,31 @@ def list_records(
     oldest_first: bool = False,
 ) -> Page:
     """A page of visible records, by submission time; keyset pagination, no COUNT(*)."""
+    query = records_page_query(
+        actor=actor, filters=filters, after=after, limit=limit, oldest_first=oldest_first
+    )
+    rows = list(session.exec(query))
+    next_after = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        last = rows[-1]
+        next_after = (last.created_at, last.id or 0)
+    return Page(items=rows, next_after=next_after)
+
+
+def records_page_query(
+    *,
+    actor: User,
+    filters: RecordFilter,
+    after: tuple[datetime, int] | None = None,
+    limit: int = 50,
+    oldest_first: bool = False,
+) -> SelectOfScalar[AcceptanceRecord]:
+    """The SELECT of one keyset page (one row more than `limit`, to know there is a next).
+
+    Ordered by (created_at, id), which the indexes of migration 0011 serve with or without a
+    status, reseller or customer filter.
+    """
     query = records_query(actor)
     if filters.statuses:
         query = query.where(col(AcceptanceRecord.status).in_(filters.statuses))
@@ -64,6 +98,12 @@ def list_records(
             AcceptanceRecord.customer_id
             == select(Customer.id).where(Customer.tenant_id == filters.tenant_id).scalar_subquery()
         )
+    if filters.since is not None:
+        query = query.where(AcceptanceRecord.created_at >= filters.since)
+    if filters.until is not None:
+        query = query.where(AcceptanceRecord.created_at < filters.until)
+    if filters.template_id:
+        query = query.where(AcceptanceRecord.template_id == filters.template_id)
     if filters.flagged_only:
         # JSON list stored as text on both databases: a non-empty list is not "[]".
         query = query.where(cast(col(AcceptanceRecord.flags), String) != "[]")
@@ -75,13 +115,7 @@ def list_records(
         else:
             query = query.where(or_(created < at, and_(created == at, rid < after_id)))
     order = (created.asc(), rid.asc()) if oldest_first else (created.desc(), rid.desc())
-    rows = list(session.exec(query.order_by(*order).limit(limit + 1)))
-    next_after = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        last = rows[-1]
-        next_after = (last.created_at, last.id or 0)
-    return Page(items=rows, next_after=next_after)
+    return query.order_by(*order).limit(limit + 1)
 
 
 def status_counts(session: Session, *, actor: User) -> dict[str, int]:
@@ -211,3 +245,91 @@ def history(session: Session, record: AcceptanceRecord, *, viewer: User) -> list
 def visible_customers(session: Session, *, actor: User, limit: int = 500) -> list[Customer]:
     """The customers the actor may see, by name."""
     return list(session.exec(customers_query(actor).order_by(Customer.company_name).limit(limit)))
+
+
+@dataclass(frozen=True)
+class CustomerFilter:
+    """What a customer list is narrowed to."""
+
+    text: str | None = None  # tenant id, company name or domain (see search.customer_match)
+    outdated_only: bool = False  # confirmed only on an older agreement version (R12)
+    withdrawn_only: bool = False  # the customer withdrew its acceptance (R13)
+
+
+@dataclass(frozen=True)
+class CustomerPage:
+    """One page of customers, the name the actor knows each by, and the next page's key."""
+
+    items: list[Customer]
+    names: dict[int, str]
+    next_after: tuple[str, int] | None
+
+
+def outdated_customer_ids(session: Session) -> Any:
+    """A select of the customers confirmed only on an older Customer Agreement version (R12).
+
+    The same rule as agreements.customers_needing_reconfirmation, as a subquery for lists.
+    """
+    agreement_type = AgreementType.MICROSOFT_CUSTOMER_AGREEMENT.value
+    current = agreements.current_template(session, agreement_type).template_id
+    active = (
+        Confirmation.agreement_type == agreement_type,
+        Confirmation.state == ConfirmationState.ACTIVE,
+    )
+    on_current = select(Confirmation.customer_id).where(
+        *active, Confirmation.template_id == current
+    )
+    return (
+        select(Confirmation.customer_id)
+        .where(*active, Confirmation.template_id != current)
+        .where(col(Confirmation.customer_id).not_in(on_current))
+    )
+
+
+def outdated_among(session: Session, customer_ids: set[int]) -> set[int]:
+    """Which of these customers need a new acceptance of the current version (R12)."""
+    if not customer_ids:
+        return set()
+    query = outdated_customer_ids(session).where(col(Confirmation.customer_id).in_(customer_ids))
+    return set(session.exec(query))
+
+
+def list_customers(
+    session: Session,
+    *,
+    actor: User,
+    filters: CustomerFilter,
+    after: tuple[str, int] | None = None,
+    limit: int = 50,
+) -> CustomerPage:
+    """A page of the customers the actor may see, by name; keyset pagination on (name, id).
+
+    A reseller's list is ordered and named by its own name for each customer.
+    """
+    if actor.is_provider:
+        name, key = col(Customer.company_name), col(Customer.id)
+        query = select(Customer, name)
+    else:
+        name, key = col(CustomerReseller.company_name), col(CustomerReseller.customer_id)
+        query = (
+            select(Customer, name)
+            .join(CustomerReseller, col(CustomerReseller.customer_id) == col(Customer.id))
+            .where(CustomerReseller.reseller_id == actor.organization_id)
+        )
+    text = clean_query(filters.text)
+    if text:
+        query = query.where(customer_match(actor=actor, text=text))
+    if filters.outdated_only:
+        query = query.where(col(Customer.id).in_(outdated_customer_ids(session)))
+    if filters.withdrawn_only:
+        query = query.where(col(Customer.withdrawn_at).is_not(None))
+    if after is not None:
+        after_name, after_id = after
+        query = query.where(or_(name > after_name, and_(name == after_name, key > after_id)))
+    rows = list(session.exec(query.order_by(name, key).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    items = [customer for customer, _name in rows]
+    names = {customer.id or 0: shown for customer, shown in rows}
+    next_after = (rows[-1][1], rows[-1][0].id or 0) if more and rows else None
+    return CustomerPage(items=items, names=names, next_after=next_after)

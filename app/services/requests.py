@@ -15,6 +15,7 @@ from datetime import datetime
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from app.markers import M_, N_
 from app.models import (
     AcceptanceRequest,
     AgreementTemplate,
@@ -70,11 +71,11 @@ def parse_tenant_ids(text: str | None) -> list[str]:
     if bad:
         shown = ", ".join(bad[:5]) + (" …" if len(bad) > 5 else "")
         raise ValidationFailed(
-            {"tenant_ids": [f"These are not tenant IDs (GUIDs): {shown}."]},
+            {"tenant_ids": [M_("These are not tenant IDs (GUIDs): %(ids)s.", ids=shown)]},
         )
     if len(found) > MAX_TENANT_IDS:
         raise ValidationFailed(
-            {"tenant_ids": [f"Paste at most {MAX_TENANT_IDS} tenant IDs at a time."]}
+            {"tenant_ids": [M_("Paste at most %(n)s tenant IDs at a time.", n=MAX_TENANT_IDS)]}
         )
     return list(dict.fromkeys(found))
 
@@ -86,10 +87,12 @@ def _clean_message(message: str | None) -> str | None:
     # Line breaks and tabs are how people write a note; other control characters are not.
     if any(unicodedata.category(ch)[0] == "C" and ch not in "\n\r\t" for ch in text):
         raise ValidationFailed(
-            {"message": ["The message contains characters that cannot be used."]}
+            {"message": [N_("The message contains characters that cannot be used.")]}
         )
     if len(text) > MAX_MESSAGE:
-        raise ValidationFailed({"message": [f"The message is too long: at most {MAX_MESSAGE}."]})
+        raise ValidationFailed(
+            {"message": [M_("The message is too long: at most %(n)s characters.", n=MAX_MESSAGE)]}
+        )
     return text
 
 
@@ -139,10 +142,10 @@ def ask_for_acceptance(
     already confirmed on the current version and customers in a national cloud (R14).
     """
     if actor.role != Role.PROVIDER_ADMIN:
-        raise PermissionDenied("Only a provider admin can ask resellers for acceptances.")
+        raise PermissionDenied(N_("Only a provider admin can ask resellers for acceptances."))
     if not all_outdated and not tenant_ids:
         raise ValidationFailed(
-            {"tenant_ids": ["Paste at least one tenant ID, or choose every outdated customer."]}
+            {"tenant_ids": [N_("Paste at least one tenant ID, or choose every outdated customer.")]}
         )
     note = _clean_message(message)
     template_id = agreements.current_template(session, MCA).template_id

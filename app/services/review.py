@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from sqlmodel import Session
 
+from app.markers import M_, N_
 from app.models import AcceptanceRecord, RecordStatus, User, utcnow
 from app.security.scoping import get_record
 from app.services.audit import record_event
@@ -15,19 +16,32 @@ from app.services.errors import DomainError, InvalidTransition, PermissionDenied
 MAX_REASON_LENGTH = 1000
 
 
+# How the refused action reads in "A record that is submitted cannot be approved."
+ACTION_WORDS = {
+    "approved": N_("approved"),
+    "rejected": N_("rejected"),
+    "returned": N_("returned"),
+    "retried": N_("retried"),
+}
+
+
 def _require_provider(actor: User) -> None:
     if not actor.is_provider:
-        raise PermissionDenied("Only the provider's staff review acceptances.")
+        raise PermissionDenied(N_("Only the provider's staff review acceptances."))
 
 
 def clean_reason(reason: str | None) -> str:
     """A required reason, trimmed; a field error when it is missing or too long."""
     text = (reason or "").strip()
     if not text:
-        raise ValidationFailed({"reason": ["Give a reason; the reseller will see it."]})
+        raise ValidationFailed({"reason": [N_("Give a reason; the reseller will see it.")]})
     if len(text) > MAX_REASON_LENGTH:
         raise ValidationFailed(
-            {"reason": [f"Keep the reason under {MAX_REASON_LENGTH} characters."]}
+            {"reason": [M_("Keep the reason under %(max)s characters.", max=MAX_REASON_LENGTH)]}
+        )
+    if any(ord(ch) < 32 and ch not in "\n\r\t" for ch in text):
+        raise ValidationFailed(
+            {"reason": [N_("The reason contains control characters; type it as plain text.")]}
         )
     return text
 
@@ -45,7 +59,11 @@ def _transition(
     _require_provider(actor)
     if record.status not in allowed:
         raise InvalidTransition(
-            f"A record that is {record.status_enum.label.lower()} cannot be {action}."
+            M_(
+                "A record that is %(status)s cannot be %(action)s.",
+                status=M_(record.status_enum.label).lower(),
+                action=M_(ACTION_WORDS.get(action, action)),
+            )
         )
     now = utcnow()
     previous = record.status

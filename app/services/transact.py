@@ -11,6 +11,7 @@ from datetime import date, datetime
 
 from sqlmodel import Session, col, select
 
+from app.markers import M_, N_, Message
 from app.models import (
     AcceptanceRecord,
     AgreementTemplate,
@@ -27,7 +28,7 @@ from app.services.customers import national_cloud_reason
 from app.services.forwarding.attestations import customer_live
 
 MCA = AgreementType.MICROSOFT_CUSTOMER_AGREEMENT.value
-RENEWALS = "Automatic renewals are not affected."
+RENEWALS = N_("Automatic renewals are not affected.")
 # Records on their way to a confirmation: approved, being sent, or waiting for the customer.
 UNDER_WAY = (RecordStatus.APPROVED, RecordStatus.FORWARDING, RecordStatus.AWAITING_CUSTOMER)
 
@@ -124,10 +125,12 @@ def transact_status(session: Session, *, actor: User, customer: Customer) -> Tra
         return TransactStatus(False, national_cloud_reason(customer.cloud), None, None)
     pending = _pending(session, actor=actor, customer_id=customer.id or 0)
     if customer.withdrawn_at is not None:
-        reason = (
-            f"The customer withdrew its acceptance on {customer.withdrawn_at:%Y-%m-%d}: its "
-            "subscriptions must be cancelled (R13). New purchases and seat changes need a new "
-            f"acceptance of the current agreement version. {RENEWALS}"
+        reason: Message = M_(
+            "The customer withdrew its acceptance on %(date)s: its subscriptions must be "
+            "cancelled (R13). New purchases and seat changes need a new acceptance of the "
+            "current agreement version. %(renewals)s",
+            date=f"{customer.withdrawn_at:%Y-%m-%d}",
+            renewals=M_(RENEWALS),
         )
         return TransactStatus(False, reason, None, pending)
     current = current_template_id(session)
@@ -138,23 +141,29 @@ def transact_status(session: Session, *, actor: User, customer: Customer) -> Tra
         else None
     )
     if entry is not None and entry.template_id == current:
-        reason = (
+        reason = M_(
             "Confirmed on the current version of the Microsoft Customer Agreement: new "
-            f"purchases and seat changes may go ahead. {RENEWALS}"
+            "purchases and seat changes may go ahead. %(renewals)s",
+            renewals=M_(RENEWALS),
         )
         return TransactStatus(True, reason, held, pending)
     if entry is not None:
-        reason = (
-            f"Confirmed only on an older version of the Microsoft Customer Agreement "
-            f"({entry.template_id}). New purchases and seat changes need a confirmation on the "
-            f"current version ({current}). {RENEWALS}"
+        reason = M_(
+            "Confirmed only on an older version of the Microsoft Customer Agreement "
+            "(%(held)s). New purchases and seat changes need a confirmation on the "
+            "current version (%(current)s). %(renewals)s",
+            held=entry.template_id,
+            current=current,
+            renewals=M_(RENEWALS),
         )
     else:
-        reason = (
+        reason = M_(
             "No confirmation of the Microsoft Customer Agreement is recorded for this customer. "
             "New purchases and seat changes need a confirmation on the current version "
-            f"({current}). {RENEWALS}"
+            "(%(current)s). %(renewals)s",
+            current=current,
+            renewals=M_(RENEWALS),
         )
     if pending is not None:
-        reason += " An acceptance is under way."
+        reason = M_("%(reason)s An acceptance is under way.", reason=reason)
     return TransactStatus(False, reason, held, pending)

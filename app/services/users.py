@@ -6,8 +6,9 @@ import hashlib
 import secrets
 from datetime import timedelta
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
+from app.markers import M_, N_
 from app.models import ApiToken, Organization, Role, User, utcnow
 from app.models.org import OrgKind, new_session_token
 from app.security.passwords import (
@@ -18,7 +19,7 @@ from app.security.passwords import (
     verify_password,
 )
 from app.services.audit import record_event
-from app.services.errors import DomainError, PermissionDenied, ValidationFailed
+from app.services.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
 
 # After this many wrong passwords in a row the account waits, doubling each time up to the cap.
 LOCKOUT_THRESHOLD = 5
@@ -46,10 +47,18 @@ def create_user(
     if problem:
         raise ValidationFailed({"password": [problem]})
     if role.is_provider != (organization.kind == OrgKind.PROVIDER):
-        raise ValidationFailed({"role": [f"A {organization.kind} user cannot have role {role}."]})
+        raise ValidationFailed(
+            {
+                "role": [
+                    M_("A provider user cannot have role %(role)s.", role=role.value)
+                    if organization.kind == OrgKind.PROVIDER
+                    else M_("A reseller user cannot have role %(role)s.", role=role.value)
+                ]
+            }
+        )
     email = normalize_email(email)
     if session.exec(select(User).where(User.email == email)).first() is not None:
-        raise ValidationFailed({"email": ["A user with this email already exists."]})
+        raise ValidationFailed({"email": [N_("A user with this email already exists.")]})
     user = User(
         organization_id=organization.id or 0,
         email=email,
@@ -109,13 +118,13 @@ def end_sessions(session: Session, *, user: User) -> None:
 def change_password(session: Session, *, user: User, current: str, new: str) -> User:
     """Replace the user's password; every other session of the user ends."""
     if not verify_password(user.password_hash, current):
-        raise ValidationFailed({"current_password": ["This is not your current password."]})
+        raise ValidationFailed({"current_password": [N_("This is not your current password.")]})
     problem = password_problem(new, email=user.email)
     if problem:
         raise ValidationFailed({"new_password": [problem]})
     if verify_password(user.password_hash, new):
         raise ValidationFailed(
-            {"new_password": ["Choose a password different from the current one."]}
+            {"new_password": [N_("Choose a password different from the current one.")]}
         )
     user.password_hash = hash_password(new)
     end_sessions(session, user=user)
@@ -140,9 +149,9 @@ def can_manage(actor: User, user: User) -> bool:
 def set_active(session: Session, *, actor: User, user: User, active: bool) -> User:
     """Enable or disable a user; disabling ends its sessions and stops its API tokens."""
     if not can_manage(actor, user):
-        raise PermissionDenied("You cannot manage this user.")
+        raise PermissionDenied(N_("You cannot manage this user."))
     if user.id == actor.id and not active:
-        raise DomainError("You cannot disable your own account.")
+        raise DomainError(N_("You cannot disable your own account."))
     if user.active == active:
         return user
     user.active = active
@@ -179,9 +188,9 @@ def create_api_token(
     """A new API token for `user`; returns the row and the secret, which is shown only once."""
     label = label.strip()
     if not label or len(label) > 100:
-        raise ValidationFailed({"label": ["Give the token a label of 1 to 100 characters."]})
+        raise ValidationFailed({"label": [N_("Give the token a label of 1 to 100 characters.")]})
     if not user.active:
-        raise DomainError("This user is disabled.")
+        raise DomainError(N_("This user is disabled."))
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(
         user_id=user.id or 0, label=label, token_hash=_token_hash(secret), prefix=secret[:10]
@@ -214,4 +223,67 @@ def user_for_api_token(session: Session, secret: str) -> User | None:
         token.last_used_at = now
         session.add(token)
         session.flush()
+    return user
+
+
+def manages_tokens_of(actor: User, owner: User) -> bool:
+    """Whose API tokens `actor` sees and revokes: its own; an admin also its organization's."""
+    if actor.id == owner.id:
+        return True
+    admin = actor.role in (Role.PROVIDER_ADMIN, Role.RESELLER_ADMIN)
+    return admin and actor.organization_id == owner.organization_id
+
+
+def list_api_tokens(session: Session, *, actor: User) -> list[tuple[ApiToken, User]]:
+    """The tokens `actor` may manage with their owners, newest first (revoked ones included)."""
+    query = select(ApiToken, User).join(User, col(User.id) == col(ApiToken.user_id))
+    if actor.role in (Role.PROVIDER_ADMIN, Role.RESELLER_ADMIN):
+        query = query.where(User.organization_id == actor.organization_id)
+    else:
+        query = query.where(User.id == actor.id)
+    query = query.order_by(col(ApiToken.created_at).desc(), col(ApiToken.id).desc())
+    return [(token, owner) for token, owner in session.exec(query)]
+
+
+def revoke_api_token(session: Session, *, actor: User, token_id: int) -> ApiToken:
+    """Revoke a token at once; another organization's or a colleague's (for a non-admin) token
+    answers NotFound, like a missing one. Revoking a revoked token changes nothing."""
+    token = session.get(ApiToken, token_id)
+    owner = session.get(User, token.user_id) if token is not None else None
+    if token is None or owner is None or not manages_tokens_of(actor, owner):
+        raise NotFound(N_("No such API token."))
+    if token.revoked_at is not None:
+        return token
+    token.revoked_at = utcnow()
+    session.add(token)
+    session.flush()
+    record_event(
+        session,
+        actor=actor,
+        action="api_token.revoked",
+        subject_type="api_token",
+        subject_id=token.id or 0,
+        organization_id=owner.organization_id,
+        details={"user": owner.email, "label": token.label, "prefix": token.prefix},
+    )
+    return token
+
+
+def set_preferences(
+    session: Session, *, user: User, locale: str | None, time_zone: str | None
+) -> User:
+    """Save the user's language ("en", "ko" or None for the browser's) and IANA time zone."""
+    from app.i18n import LANGUAGES, valid_time_zone
+
+    errors: dict[str, list[str]] = {}
+    if locale not in (None, "", *LANGUAGES):
+        errors["locale"] = [N_("Choose English or Korean.")]
+    if time_zone and not valid_time_zone(time_zone):
+        errors["time_zone"] = [N_("This is not a time zone we know, e.g. Asia/Seoul or UTC.")]
+    if errors:
+        raise ValidationFailed(errors)
+    user.locale = locale or None
+    user.time_zone = time_zone or None
+    session.add(user)
+    session.flush()
     return user

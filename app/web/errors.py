@@ -9,15 +9,18 @@ from flask_wtf.csrf import CSRFError
 from markupsafe import escape
 from werkzeug.exceptions import HTTPException
 
+from app.i18n import translate
+from app.markers import N_
 from app.services.errors import DomainError
 
+# English for the JSON API; people's pages show them in their language (`_render`).
 MESSAGES = {
-    400: "The request could not be understood.",
-    403: "Your role does not allow this page.",
-    404: "There is nothing here. It may have been removed, or it is not yours to see.",
-    405: "This action is not allowed here.",
-    413: "What you sent is too large.",
-    500: "Something went wrong on our side. Nothing you entered was half-saved; try again.",
+    400: N_("The request could not be understood."),
+    403: N_("Your role does not allow this page."),
+    404: N_("There is nothing here. It may have been removed, or it is not yours to see."),
+    405: N_("This action is not allowed here."),
+    413: N_("What you sent is too large."),
+    500: N_("Something went wrong on our side. Nothing you entered was half-saved; try again."),
 }
 
 
@@ -30,7 +33,9 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def _csrf(_exc: CSRFError) -> Any:
-        message = "The form expired or was sent from another site. Reload the page and try again."
+        message = N_(
+            "The form expired or was sent from another site. Reload the page and try again."
+        )
         return _render(400, message)
 
     @app.errorhandler(DomainError)
@@ -41,7 +46,7 @@ def register(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Any:
         code = exc.code or 500
-        return _render(code, MESSAGES.get(code, exc.description or "Error."))
+        return _render(code, MESSAGES.get(code, exc.description or N_("Error.")))
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Any:
@@ -55,6 +60,7 @@ def _render(code: int, message: str) -> Any:
         response.status_code = code
         return response
     try:
+        message = translate(message)
         return render_template("errors/error.html", code=code, message=message), code
     except Exception:
         # The page itself failed (e.g. an untrusted Host header leaves no URL adapter for the

@@ -9,13 +9,17 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from flask import Flask, flash, request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_wtf import FlaskForm
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.db import get_session
+from app.i18n import local_time, number, translate
 from app.models import Flag, RecordStatus
 from app.models.customer import Cloud
 from app.services.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
+from app.web.events import event_label
 
 T = TypeVar("T")
 
@@ -36,22 +40,25 @@ STATUS_TONES = {
 
 
 def format_time(value: datetime | None) -> str:
-    """A UTC time as 'YYYY-MM-DD HH:MM UTC'."""
-    if value is None:
-        return "—"
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    """A stored UTC time in the viewer's time zone, as 'YYYY-MM-DD HH:MM KST'."""
+    return local_time(value)
 
 
 def age(since: datetime | None, now: datetime | None = None) -> str:
-    """How long ago `since` was, in the largest whole unit: "3 days", "5 hours", "1 minute"."""
+    """How long ago `since` was, in the largest whole unit: "3 days", "5 hours", "1 minute".
+
+    In the request's language; pages say "ago" around it (`_("%(age)s ago", age=...)`).
+    """
     if since is None:
         return "—"
     seconds = max(0.0, ((now or datetime.now(UTC)) - since).total_seconds())
-    for size, unit in ((86400, "day"), (3600, "hour"), (60, "minute")):
-        if seconds >= size:
-            count = int(seconds // size)
-            return f"{count} {unit}{'' if count == 1 else 's'}"
-    return "less than a minute"
+    if seconds >= 86400:
+        return str(ngettext("%(num)d day", "%(num)d days", int(seconds // 86400)))
+    if seconds >= 3600:
+        return str(ngettext("%(num)d hour", "%(num)d hours", int(seconds // 3600)))
+    if seconds >= 60:
+        return str(ngettext("%(num)d minute", "%(num)d minutes", int(seconds // 60)))
+    return str(_("less than a minute"))
 
 
 def mask_email(email: str | None) -> str:
@@ -70,16 +77,18 @@ def encode_cursor(created_at: datetime, row_id: int) -> str:
 
 def decode_cursor(cursor: str | None) -> tuple[datetime, int] | None:
     """The (created_at, id) in a cursor, or None when absent or malformed."""
-    if not cursor:
+    # Our cursors are short; a long one is made up (and could nest JSON past the recursion limit).
+    if not cursor or len(cursor) > 200:
         return None
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         created, row_id = json.loads(raw)
         moment = datetime.fromisoformat(created)
-        if moment.tzinfo is None or not isinstance(row_id, int):
+        # An id past a signed 64-bit integer would make the database driver fail: made up too.
+        if moment.tzinfo is None or not isinstance(row_id, int) or not 0 <= row_id < 2**63:
             return None
         return moment, row_id
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, RecursionError):
         return None
 
 
@@ -90,10 +99,12 @@ def apply_field_errors(
     for path, messages in errors.items():
         name = paths.get(path)
         field = getattr(form, name, None) if name else None
+        # Service messages are English (the API's language); pages show them translated.
+        shown = [translate(message) for message in messages]
         if field is not None:
-            field.errors = [*list(field.errors or []), *messages]
+            field.errors = [*list(field.errors or []), *shown]
         else:
-            for message in messages:
+            for message in shown:
                 flash(message, "error")
 
 
@@ -118,7 +129,7 @@ def attempt(
         else:
             for messages in exc.errors.values():
                 for message in messages:
-                    flash(message, "error")
+                    flash(translate(message), "error")
         return None
     except (NotFound, PermissionDenied):
         db.rollback()
@@ -126,12 +137,13 @@ def attempt(
     except StaleDataError:
         db.rollback()
         flash(
-            "Someone changed this record while you were working on it: see its state now.", "error"
+            _("Someone changed this record while you were working on it: see its state now."),
+            "error",
         )
         return None
     except DomainError as exc:
         db.rollback()
-        flash(exc.message, "error")
+        flash(translate(exc.message), "error")
         return None
     return result
 
@@ -149,6 +161,7 @@ def init_templates(app: Flask) -> None:
     app.add_template_filter(format_time, "time")
     app.add_template_filter(mask_email, "mask_email")
     app.add_template_filter(age, "age")
+    app.add_template_filter(number, "number")
 
     # Globals (not a context processor) so imported macros see them too.
     app.jinja_env.globals.update(
@@ -157,4 +170,5 @@ def init_templates(app: Flask) -> None:
         Flag=Flag,
         Cloud=Cloud,
         page_url=page_url,
+        event_label=event_label,
     )

@@ -127,6 +127,7 @@ def run(scenario: Scenario, *, database_url: str, work_dir: Path) -> Findings:
             ]
             beat = celery_beat(env, work_dir)
             fake.store.set_faults(scenario.fake_faults)
+            faults_on = time.monotonic()  # submitting and starting workers do not use the window
             stop = threading.Event()
             nemesis = Nemesis()
             thread = threading.Thread(
@@ -157,7 +158,7 @@ def run(scenario: Scenario, *, database_url: str, work_dir: Path) -> Findings:
             approved = _approve_in_batches(
                 scenario, ids, until=time.monotonic() + scenario.fault_seconds * 0.8
             )
-            remaining = scenario.fault_seconds - (time.monotonic() - started)
+            remaining = scenario.fault_seconds - (time.monotonic() - faults_on)
             stop.wait(max(remaining, 0))
             stop.set()
             thread.join(30)

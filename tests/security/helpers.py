@@ -59,6 +59,8 @@ NEW_PASSWORD = "a fresh passphrase for the matrix"
 # Sign-in bookkeeping that a (failed) sign-in may change: not "state" for the access checks.
 LOGIN_COLUMNS = frozenset({"failed_logins", "locked_until", "last_login_at"})
 CSRF_VALUE = re.compile(rb'(name="csrf_token"[^>]*value=")[^"]*(")')
+# The header's language switch returns to the page it is on: the one part that names the URL.
+NEXT_VALUE = re.compile(rb'(name="next" value=")[^"]*(")')
 
 
 def other_reseller(key: str) -> str:
@@ -112,7 +114,7 @@ def changed_tables(before: Snapshot, after: Snapshot) -> list[str]:
 
 def normalized(body: bytes) -> bytes:
     """A page with its per-request CSRF token blanked out."""
-    return CSRF_VALUE.sub(rb"\1\2", body)
+    return NEXT_VALUE.sub(rb"\1\2", CSRF_VALUE.sub(rb"\1\2", body))
 
 
 # --- objects -----------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ API takes a bearer token and follows the same rules.
 from __future__ import annotations
 
 import html
+import io
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -22,9 +23,11 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from app.db import get_session
-from app.models import AcceptanceRecord, Confirmation, RecordStatus, utcnow
+from app.models import AcceptanceRecord, Confirmation, RecordStatus, User, utcnow
 from app.models.ledger import ConfirmationSource
+from app.services import evidence, imports
 from app.services.forwarding.state import covered_reason, settle
+from app.services.users import create_api_token
 from tests.security.helpers import (
     ACTORS,
     EMAILS,
@@ -34,6 +37,7 @@ from tests.security.helpers import (
     NEW_PASSWORD,
     OWN_RESELLER,
     PROVIDER_ACTORS,
+    SUBMITTERS,
     TEMPLATE_ID,
     Made,
     SignIns,
@@ -44,12 +48,16 @@ from tests.security.helpers import (
     scalar,
     snapshot,
 )
-from tests.support import PASSWORD, new_tenant, submission
+from tests.support import PASSWORD, load_users, new_tenant, submission
 
 MATRIX_FILE = Path(__file__).with_name("access_matrix.toml")
 OWNERSHIPS = ("own", "other", "missing")
 OUTCOMES = frozenset({"allow", "home", "login", "401", "403", "404", "405"})
-OBJECTS = frozenset({"record", "customer", "confirmation", "user", "none"})
+OBJECTS = frozenset(
+    {"record", "customer", "confirmation", "user", "evidence", "import", "token", "none"}
+)
+# What the evidence routes send and what the "evidence" object holds (a PDF by its bytes).
+EVIDENCE_PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n"
 HOME = {"provider": "/review/", "reseller": "/reseller/acceptances"}
 PLACEHOLDER = re.compile(r"<(?:[^<>]*:)?(\w+)>")
 
@@ -194,6 +202,7 @@ class Target:
     values: dict[str, Any]
     record: Made | None = None
     user_id: int | None = None
+    token_id: int | None = None
     bulk: list[Made] = field(default_factory=list)
 
 
@@ -205,14 +214,18 @@ def prepare(world: World, entry: Entry, actor: str, ownership: str) -> Target:
         "user_id": MISSING_ID,
         "confirmation_id": MISSING_ID,
         "tenant_id": MISSING_TENANT_ID,
+        "file_id": MISSING_PUBLIC_ID,
+        "token_id": MISSING_ID,
         **entry.values,
     }
     target = Target(values=values)
     own = OWN_RESELLER[actor]
     reseller = own if ownership == "own" else other_reseller(own)
     if ownership in ("own", "other"):
-        if entry.object in ("record", "customer", "confirmation"):
+        if entry.object in ("record", "customer", "confirmation", "evidence"):
             target.record = world.record(reseller, entry.state or RecordStatus.SUBMITTED)
+            if entry.object == "evidence":
+                values["file_id"] = attach_evidence(world, target.record, reseller)
             values.update(
                 public_id=target.record.public_id,
                 customer_id=target.record.customer_id,
@@ -222,9 +235,69 @@ def prepare(world: World, entry: Entry, actor: str, ownership: str) -> Target:
         elif entry.object == "user":
             target.user_id = world.user(reseller, active=entry.state != "inactive")
             values["user_id"] = target.user_id
+        elif entry.object == "import":
+            values["public_id"] = make_import(world, reseller)
+        elif entry.object == "token":
+            target.token_id = values["token_id"] = api_token_id(world, actor, ownership)
     if entry.body == "bulk":
         target.bulk = [world.record("a"), world.record("b")]
     return target
+
+
+def api_token_id(world: World, actor: str, ownership: str) -> int:
+    """An API token: the actor's own (Reseller A's submitter's for anonymous and the disabled
+    user), or one of the other reseller's submitter (Reseller B's for the provider)."""
+    if ownership == "own":
+        email = EMAILS.get(actor, EMAILS["reseller_submitter_a"])
+        email = EMAILS["reseller_submitter_a"] if actor == "disabled" else email
+    else:
+        email = SUBMITTERS[other_reseller(OWN_RESELLER[actor])]
+    with world.app.app_context():
+        session = get_session()
+        user = session.get_one(User, world.user_ids[email])
+        token, _secret = create_api_token(session, actor=None, user=user, label="matrix")
+        session.commit()
+        return token.id or 0
+
+
+def attach_evidence(world: World, made: Made, reseller: str) -> str:
+    """A file on the record, attached by its reseller's submitter; the file's public id."""
+    with world.app.app_context():
+        session = get_session()
+        users = load_users(session)
+        attached = evidence.attach(
+            session,
+            actor=users.a_submitter if reseller == "a" else users.b_submitter,
+            record=session.get_one(AcceptanceRecord, made.id),
+            filename="signed.pdf",
+            content=EVIDENCE_PDF,
+        )
+        session.commit()
+        return attached.public_id
+
+
+def import_csv() -> bytes:
+    """A one-row CSV file for the bulk import (R15)."""
+    form = acceptance_form(new_tenant())
+    header = "tenant_id,company_name,date_agreed,first_name,last_name,email"
+    cells = [form[k] for k in ("tenant_id", "company_name", "date_agreed")]
+    cells += [form[k] for k in ("first_name", "last_name", "email")]
+    return f"{header}\r\n{','.join(cells)}\r\n".encode()
+
+
+def make_import(world: World, reseller: str) -> str:
+    """An import job of the reseller's submitter (queued, not run); its public id."""
+    with world.app.app_context():
+        session = get_session()
+        users = load_users(session)
+        job = imports.create_job(
+            session,
+            actor=users.a_submitter if reseller == "a" else users.b_submitter,
+            filename="matrix.csv",
+            content=import_csv(),
+        )
+        session.commit()
+        return job.public_id
 
 
 def url_for_case(entry: Entry, values: dict[str, Any]) -> str:
@@ -297,6 +370,21 @@ def request_body(world: World, entry: Entry, actor: str, target: Target) -> dict
         # A customer of the actor's own reseller (Reseller A's for the provider).
         made = world.record(own)
         return {"data": {"selection": "tenants", "tenant_ids": made.tenant_id, "message": "Please"}}
+    if entry.body == "export":
+        return {"data": {"kind": "records", "format": "csv"}}
+    if entry.body == "preferences":
+        return {"data": {"locale": "ko", "time_zone": "Asia/Seoul"}}
+    if entry.body == "language":
+        return {"data": {"language": "ko", "next": "/account/password"}}
+    if entry.body == "token_label":
+        return {"data": {"label": "Matrix ERP"}}
+    if entry.body == "evidence":
+        return {
+            "data": {"file": (io.BytesIO(EVIDENCE_PDF), "signed.pdf")},
+            "content_type": "multipart/form-data",
+        }
+    if entry.body == "csv_upload":
+        return {"data": {"file": (io.BytesIO(import_csv()), "matrix.csv")}}
     raise AssertionError(f"unknown body {entry.body!r} in {entry.id}")
 
 
@@ -339,6 +427,10 @@ def probe(app: Flask, world: World, actor: str) -> dict[str, Any]:
         "password": scalar(app, "SELECT password_hash FROM user_account WHERE id = :u", u=user),
         "session": scalar(app, "SELECT session_token FROM user_account WHERE id = :u", u=user),
         "requests": scalar(app, "SELECT count(*) FROM acceptance_request"),
+        "locale": scalar(app, "SELECT locale FROM user_account WHERE id = :u", u=user),
+        "imports": scalar(app, "SELECT count(*) FROM import_job WHERE reseller_id = :o", o=org),
+        "audits": scalar(app, "SELECT count(*) FROM audit_event"),
+        "tokens": scalar(app, "SELECT count(*) FROM api_token WHERE user_id = :u", u=user),
     }
 
 
@@ -390,6 +482,8 @@ def check_effect(
         assert after["links"] == before["links"] + 1
     elif effect == "new_user":
         assert after["users"] == before["users"] + 1
+    elif effect == "new_import":
+        assert after["imports"] == before["imports"] + 1
     elif effect == "new_request":
         assert after["requests"] == before["requests"] + 1
     elif effect == "password_changed":
@@ -398,6 +492,22 @@ def check_effect(
     elif effect == "signed_out":
         assert after["session"] != before["session"]
         assert where(client.get("/account/password"))[0] == "/login"
+    elif effect == "export_audited":
+        # The file came, and the audit trail says who took it (nothing else changed).
+        assert after["audits"] == before["audits"] + 1
+        assert after["records"] == before["records"]
+    elif effect == "preferences_saved":
+        assert (before["locale"], after["locale"]) == (None, "ko")
+    elif effect == "language_switched":
+        # Remembered in a cookie for everyone, and on the account of a signed-in user.
+        cookie = client.get_cookie("lang")
+        assert cookie is not None
+        assert cookie.value == "ko"
+        assert after["locale"] in (before["locale"], "ko")
+    elif effect in ("new_evidence", "evidence_removed"):
+        assert target.record is not None
+        files = "SELECT count(*) FROM evidence_file WHERE record_id = :r AND removed_at IS NULL"
+        assert scalar(app, files, r=target.record.id) == (1 if effect == "new_evidence" else 0)
     elif effect == "signed_in":
         assert where(client.get("/"))[0] == HOME["reseller"]
     elif effect == "confirmation:superseded":
@@ -411,6 +521,11 @@ def check_effect(
     elif effect == "user:active" or effect == "user:inactive":
         active = scalar(app, "SELECT active FROM user_account WHERE id = :u", u=target.user_id)
         assert bool(active) == (effect == "user:active")
+    elif effect == "new_token":
+        assert after["tokens"] == before["tokens"] + 1
+    elif effect == "token:revoked":
+        revoked = scalar(app, "SELECT revoked_at FROM api_token WHERE id = :t", t=target.token_id)
+        assert revoked is not None
     else:
         raise AssertionError(f"unknown effect {effect!r} in {entry.id}")
 
@@ -544,10 +659,22 @@ def test_reseller_lists_counts_searches_and_exports_show_only_its_own_rows(
         f"/reseller/customers/{shared.customer_id}",
         f"/reseller/acceptances/{shared.public_id}",
         f"/reseller/acceptances/new?customer={shared.customer_id}",
+        "/reseller/dashboard",
+        "/reseller/search?q=Corp",
+        "/reseller/search?q=Shared",
+        "/reseller/search?q=customer-",
+        "/reseller/customers?q=Shared",
+        "/reseller/export",
     ]
     if actor == "reseller_admin_a":
         urls.append("/admin/users")
     pages = {url: text(browser.get(url)) for url in urls}
+    for kind in ("records", "confirmations"):
+        for fmt in ("csv", "json"):
+            body = {"kind": kind, "format": fmt}
+            pages[f"POST /reseller/export {body}"] = text(
+                browser.post("/reseller/export", data=body)
+            )
 
     api = app.test_client()
     bearer = {"Authorization": f"Bearer {world.token(EMAILS[actor])}"}
@@ -600,6 +727,10 @@ def test_reseller_is_refused_the_queue_the_audit_trail_and_its_export(
         f"/admin/audit?subject={mixed.b[0].public_id}",
         "/admin/audit.csv",
         f"/admin/audit.csv?subject={mixed.b[0].public_id}",
+        "/review/dashboard",
+        "/review/customers",
+        "/review/search?q=Corp",
+        "/review/export",
     ):
         response = browser.get(url)
         assert response.status_code == 403, url

@@ -1529,3 +1529,34 @@ def test_campaign_ran_at_least_10000_submissions_without_server_errors(
     missing = [name for name in REQUIRED_PHASES if name not in TALLY]
     assert not missing, f"run the whole module: the phases {missing} did not run"
     assert total >= TOTAL_NEEDED, "\n".join(lines)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("public_id", ["a\x00b", "%00", "abc def"])
+def test_web_record_urls_with_nul_answer_404_on_postgresql(
+    pg_portal: Portal, public_id: str
+) -> None:
+    """A record id that cannot be one (NUL above all: PostgreSQL refuses it) is simply missing."""
+    for path in (f"/reseller/acceptances/{public_id}", f"/reseller/acceptances/{public_id}/edit"):
+        assert pg_portal.browser.get(path).status_code == 404
+
+
+@pytest.mark.postgres
+def test_review_reason_with_nul_answers_422_on_postgresql(pg_portal: Portal) -> None:
+    """A reason with control characters is refused with a message, not a 500; nothing changes."""
+    made = pg_portal.api.post("/api/v1/acceptances", json=valid_body(), headers=pg_portal.headers)
+    assert made.status_code == 201, made.data[:300]
+    reviewer = pg_portal.app.test_client()
+    login(reviewer, "reviewer@provider.test")
+    before = counts(pg_portal.app)
+    record = made.get_json()["id"]
+
+    answer = reviewer.post(
+        f"/review/acceptances/{record}/return",
+        data={"reason": "check\x00 it"},
+        follow_redirects=True,
+    )
+
+    assert answer.status_code == 200, answer.data[:300]
+    assert "control characters" in answer.get_data(as_text=True)
+    assert delta(before, counts(pg_portal.app)) == {}

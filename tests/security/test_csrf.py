@@ -8,6 +8,7 @@ API takes bearer tokens instead, and a session cookie alone does not open it.
 from __future__ import annotations
 
 import html
+import io
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,7 +20,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from app.models import RecordStatus
+from app.db import get_session
+from app.models import AcceptanceRecord, RecordStatus
+from app.services import evidence
 from tests.conftest import AppFactory
 from tests.security.helpers import (
     EMAILS,
@@ -30,7 +33,7 @@ from tests.security.helpers import (
     scalar,
     snapshot,
 )
-from tests.support import PASSWORD, new_tenant, submission
+from tests.support import PASSWORD, load_users, new_tenant, submission
 
 FORM = re.compile(r"<form\b([^>]*)>(.*?)</form>", re.S)
 TOKEN = re.compile(r'<input\b[^>]*\bname="csrf_token"[^>]*\bvalue="([^"]*)"')
@@ -216,6 +219,36 @@ def form_case(app: Flask, name: str) -> FormCase:
             {},
             status_is(made.id, "approved"),
         )
+    if name in ("attach evidence", "remove evidence"):
+        made = world.record("a")
+        files = "SELECT count(*) FROM evidence_file WHERE record_id = :r AND removed_at IS NULL"
+        page = f"/reseller/acceptances/{made.public_id}"
+        if name == "attach evidence":
+
+            def attached(_client: FlaskClient) -> None:
+                assert count(app, files, r=made.id) == 1
+
+            pdf = (io.BytesIO(b"%PDF-1.4\n%%EOF\n"), "signed.pdf")
+            return FormCase(
+                "reseller_submitter_a", page, f"{page}/evidence", {"file": pdf}, attached
+            )
+        with app.app_context():
+            session = get_session()
+            file_id = evidence.attach(
+                session,
+                actor=load_users(session).a_submitter,
+                record=session.get_one(AcceptanceRecord, made.id),
+                filename="signed.pdf",
+                content=b"%PDF-1.4\n%%EOF\n",
+            ).public_id
+            session.commit()
+
+        def removed(_client: FlaskClient) -> None:
+            assert count(app, files, r=made.id) == 0
+
+        return FormCase(
+            "reseller_submitter_a", page, f"{page}/evidence/{file_id}/remove", {}, removed
+        )
     if name == "ask for acceptance":
         made = world.record("a")
         requests = "SELECT count(*) FROM acceptance_request"
@@ -315,6 +348,8 @@ FORMS = [
     "disable user",
     "enable user",
     "change password",
+    "attach evidence",
+    "remove evidence",
 ]
 
 
@@ -397,6 +432,8 @@ def test_no_get_changes_anything(app: Flask, enqueued: list[int], actor: str) ->
             "user_id": managed,
             "change": "disable",
             "confirmation_id": 1,
+            "file_id": "0123456789abcdef0123456789abcdef",  # no such file: a 404 changes nothing
+            "token_id": 999_999,  # no such API token: a 404 (and a GET there is a 405)
         }
         urls += get_urls(app, values)
     # The lists with every filter and a prefilled form, too.

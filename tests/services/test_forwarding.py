@@ -297,9 +297,12 @@ def test_other_record_of_a_customer_waits_for_the_one_in_flight(world: World) ->
 
 def test_acceptance_dated_today_ahead_of_utc_waits_for_the_utc_day(world: World) -> None:
     tomorrow = (datetime.now(UTC) + timedelta(days=1)).date()
-    record = approved(
-        world.db, world.users.a_submitter, world.users.reviewer, dateAgreed=tomorrow.isoformat()
-    )
+    record = approved(world.db, world.users.a_submitter, world.users.reviewer)
+    # Intake takes a date that is already today somewhere (up to UTC+14); before 10:00 UTC no
+    # zone is a day ahead, so set the date the way such a submission would have stored it.
+    record.date_agreed = tomorrow
+    world.db.add(record)
+    world.db.commit()
     result = world.forward(record)
     assert result.outcome == "deferred"
     assert result.retry_at == datetime(tomorrow.year, tomorrow.month, tomorrow.day, tzinfo=UTC)

@@ -14,7 +14,7 @@ from werkzeug.test import TestResponse
 from tests.conftest import AppFactory, login
 from tests.support import PASSWORD, Users
 
-PUBLIC_PATHS = {"/login", "/healthz", "/readyz"}
+PUBLIC_PATHS = {"/login", "/healthz", "/readyz", "/language"}  # /language: the sign-in page too
 PROVIDER_HOME = "/review/"
 RESELLER_HOME = "/reseller/acceptances"
 FAILED_MESSAGE = "Email or password is not right, or the account is locked for a while."
@@ -28,6 +28,8 @@ def web_routes(app: Flask) -> list[tuple[str, str]]:
         "user_id": 1,
         "change": "disable",
         "confirmation_id": 1,
+        "token_id": 1,
+        "file_id": 1,
     }
     routes: list[tuple[str, str]] = []
     adapter = app.url_map.bind("localhost")

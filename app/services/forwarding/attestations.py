@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from app.markers import N_
 from app.models import (
     AcceptanceRecord,
     Attestation,
@@ -139,7 +140,7 @@ def record_started(
     session.add(attestation)
     previous = record.status
     record.status = RecordStatus.AWAITING_CUSTOMER.value
-    record.status_reason = step.detail or "Waiting for the customer to accept the agreement."
+    record.status_reason = step.detail or N_("Waiting for the customer to accept the agreement.")
     record.pending_request_id = None  # the create call was answered
     record.lease_owner = None
     record.lease_expires_at = None
@@ -190,7 +191,7 @@ def record_lapsed(session: Session, *, claim_: Claim, detail: str, now: datetime
         session,
         record,
         status=RecordStatus.EXPIRED,
-        reason=detail or "The customer did not accept before the link expired; re-issue it.",
+        reason=detail or N_("The customer did not accept before the link expired; re-issue it."),
         now=now,
     )
     return RecordResult(status=record.status, wake=release_waiting(session, record, now))

@@ -9,6 +9,7 @@ from enum import StrEnum
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
+from app.markers import N_
 from app.models import (
     AcceptanceRecord,
     Confirmation,
@@ -249,10 +250,10 @@ def due_record_ids(
 def covered_reason(entry: Confirmation, *, ours: bool) -> str:
     """Why a record is settled by a ledger entry, in words for people."""
     if ours:
-        return "Confirmed in Partner Center."
+        return N_("Confirmed in Partner Center.")
     when = f" (accepted {entry.date_agreed.isoformat()})" if entry.date_agreed else ""
     if entry.source == ConfirmationSource.DIRECT:
-        return "The customer accepted the agreement directly in the Microsoft 365 admin center."
+        return N_("The customer accepted the agreement directly in the Microsoft 365 admin center.")
     if entry.source == ConfirmationSource.UPSTREAM:
         return f"Partner Center already holds a confirmation of this agreement version{when}."
     return f"This customer's acceptance of this agreement version was already confirmed{when}."

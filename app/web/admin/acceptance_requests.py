@@ -5,6 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask import flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_wtf import FlaskForm
 from wtforms import RadioField, TextAreaField
 from wtforms.fields.choices import SelectChoice
@@ -27,40 +30,54 @@ class AcceptanceRequestForm(FlaskForm):
 
     # Not limited to the choices: anything but "outdated" means the pasted list.
     selection = RadioField(
-        "Customers",
+        _l("Customers"),
         choices=[
-            SelectChoice(OUTDATED, "Every customer confirmed only on an older agreement version"),
-            SelectChoice(TENANTS, "The customers with these tenant IDs"),
+            SelectChoice(
+                OUTDATED, _l("Every customer confirmed only on an older agreement version")
+            ),
+            SelectChoice(TENANTS, _l("The customers with these tenant IDs")),
         ],
         default=OUTDATED,
         validate_choice=False,
     )
     tenant_ids = TextAreaField(
-        "Tenant IDs", description="One per line, or separated by commas or spaces."
+        _l("Tenant IDs"), description=_l("One per line, or separated by commas or spaces.")
     )
-    message = TextAreaField("Message to the resellers (optional)")
+    message = TextAreaField(_l("Message to the resellers (optional)"))
 
 
 def _summary(result: asking.AskResult) -> None:
     """Tell the admin what was asked, and of every customer that was not."""
     resellers = len({r.reseller_id for r in result.created})
     flash(
-        f"Asked {resellers} reseller(s) for {result.customers} customer(s): "
-        f"{len(result.created)} new request(s).",
+        _(
+            "Asked %(resellers)s reseller(s) for %(customers)s customer(s): "
+            "%(created)s new request(s).",
+            resellers=resellers,
+            customers=result.customers,
+            created=len(result.created),
+        ),
         "success",
     )
     notes = [
-        (result.unknown, "No customer has these tenant IDs"),
-        (result.already_current, "Already confirmed on the current version"),
-        (result.national_cloud, "In a national cloud, cannot be confirmed (R14)"),
-        (result.unserved, "No reseller serves these customers"),
+        (result.unknown, _("No customer has these tenant IDs")),
+        (result.already_current, _("Already confirmed on the current version")),
+        (result.national_cloud, _("In a national cloud, cannot be confirmed (R14)")),
+        (result.unserved, _("No reseller serves these customers")),
     ]
     for tenants, why in notes:
         if tenants:
             shown = ", ".join(tenants[:10]) + (" …" if len(tenants) > 10 else "")
             flash(f"{why}: {shown}", "error")
     if result.already_open:
-        flash(f"{result.already_open} request(s) were open already and were kept.", "info")
+        flash(
+            ngettext(
+                "%(num)d request was open already and was kept.",
+                "%(num)d requests were open already and were kept.",
+                result.already_open,
+            ),
+            "info",
+        )
 
 
 @bp.route("/acceptance-requests", methods=["GET", "POST"])

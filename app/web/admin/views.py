@@ -6,12 +6,15 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from sqlmodel import select
 from wtforms import EmailField, PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 
 from app.db import get_session
+from app.markers import N_
 from app.models import Organization, Role, User
 from app.models.org import PROVIDER_ROLES
 from app.security.permissions import actor, roles_required
@@ -26,15 +29,20 @@ admins_only = roles_required(Role.PROVIDER_ADMIN, Role.RESELLER_ADMIN)
 provider_only = roles_required(*PROVIDER_ROLES)
 
 
+# An organization's kind as shown beside its name.
+KIND_WORDS = {"provider": N_("provider"), "reseller": N_("reseller")}
+
+
 class UserForm(FlaskForm):
     """A new user of the admin's organization (or of a reseller, for the provider admin)."""
 
-    email = EmailField("Email")
-    name = StringField("Name")
-    role = SelectField("Role")
-    organization = SelectField("Organization", coerce=int)
+    email = EmailField(_l("Email"))
+    name = StringField(_l("Name"))
+    role = SelectField(_l("Role"))
+    organization = SelectField(_l("Organization"), coerce=int)
     password = PasswordField(
-        "Initial password", description="At least 10 characters; give it to the person safely."
+        _l("Initial password"),
+        description=_l("At least 10 characters; give it to the person safely."),
     )
 
 
@@ -64,8 +72,10 @@ def users() -> Any:
     db, me = get_session(), actor()
     orgs = _organizations(me)
     form = UserForm()
-    form.organization.choices = [SelectChoice(o.id, f"{o.name} ({o.kind})") for o in orgs]
-    form.role.choices = [SelectChoice(r.value, r.label) for r in Role]
+    form.organization.choices = [
+        SelectChoice(o.id, f"{o.name} ({_(KIND_WORDS[o.kind])})") for o in orgs
+    ]
+    form.role.choices = [SelectChoice(r.value, _(r.label)) for r in Role]
     if form.validate_on_submit():
         org = next((o for o in orgs if o.id == form.organization.data), None)
         if org is None:
@@ -84,7 +94,7 @@ def users() -> Any:
             paths={"email": "email", "role": "role", "password": "password"},
         )
         if created is not None:
-            flash(f"User {created.email} created.", "success")
+            flash(_("User %(email)s created.", email=created.email), "success")
             return redirect(url_for(".users"))
     query = select(User).order_by(User.email)
     if me.role != Role.PROVIDER_ADMIN:
@@ -107,9 +117,12 @@ def set_user_active(user_id: int, change: str) -> Any:
     db, me = get_session(), actor()
     target = _managed_user(user_id)
     if attempt(lambda: set_active(db, actor=me, user=target, active=change == "enable")):
-        flash(
-            f"{target.email} is now {'enabled' if change == 'enable' else 'disabled'}.", "success"
+        done = (
+            _("%(email)s is now enabled.", email=target.email)
+            if change == "enable"
+            else _("%(email)s is now disabled.", email=target.email)
         )
+        flash(done, "success")
     return redirect(url_for(".users"))
 
 

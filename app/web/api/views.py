@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -18,12 +19,14 @@ from app.models.org import PROVIDER_ROLES, RESELLER_ROLES, Role
 from app.security.permissions import actor, api_roles_required
 from app.security.scoping import get_customer, get_customer_by_tenant, get_record
 from app.services import acceptance, idempotency, listing, review, transact
-from app.services.errors import DomainError, ValidationFailed
+from app.services.errors import DomainError, NotFound, ValidationFailed
 from app.web.api.serializers import record_json, transact_json
 from app.web.helpers import decode_cursor, encode_cursor
 from workers.dispatch import enqueue_forwarding
 
 bp = Blueprint("api", __name__)
+PUBLIC_ID = re.compile(r"[0-9a-f]{32}")
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 csrf.exempt(bp)  # bearer tokens, not cookies: no cross-site request can carry them
 ALL_ROLES = frozenset(Role)
 
@@ -35,6 +38,13 @@ def _error(status: int, message: str, errors: dict[str, list[str]] | None = None
     response = jsonify(body)
     response.status_code = status
     return response
+
+
+@bp.url_value_preprocessor
+def _refuse_nul(_endpoint: str | None, values: dict[str, Any] | None) -> None:
+    # PostgreSQL refuses a NUL byte in a text parameter (a 500); an id with one names nothing.
+    if values and any("\x00" in str(value) for value in values.values()):
+        raise NotFound()
 
 
 @bp.errorhandler(StaleDataError)
@@ -124,11 +134,19 @@ def _replay(status: int, body: dict[str, Any]) -> Any:
     return response
 
 
+def _get_record(public_id: str, *, for_update: bool = False) -> AcceptanceRecord:
+    """The caller's record; an id that cannot be a record's (e.g. with a NUL byte, which
+    PostgreSQL refuses in a query) is not looked up and answers like a missing one."""
+    if not PUBLIC_ID.fullmatch(public_id):
+        raise NotFound("No such acceptance record.")
+    return get_record(get_session(), actor(), public_id, for_update=for_update)
+
+
 @bp.get("/acceptances/<public_id>")
 @api_roles_required(ALL_ROLES)
 def get_acceptance(public_id: str) -> Any:
     """One record with its history."""
-    return _record_response(get_record(get_session(), actor(), public_id))
+    return _record_response(_get_record(public_id))
 
 
 @bp.get("/acceptances")
@@ -145,8 +163,9 @@ def list_acceptances() -> Any:
         tenant = normalize_tenant_id(tenant) if tenant else None
     except ValueError:
         errors["customerTenantId"] = ["Use the customer's tenant ID (a GUID)."]
-    raw_limit = request.args.get("limit", "50")
-    limit = int(raw_limit) if raw_limit.strip().lstrip("-").isdigit() else 0
+    raw_limit = request.args.get("limit", "50").strip()
+    # ASCII digits only: int() refuses "²" and 5,000-digit numbers with a ValueError, not None.
+    limit = int(raw_limit) if re.fullmatch(r"-?[0-9]{1,6}", raw_limit) else 0
     if not 1 <= limit <= 200:
         errors["limit"] = ["Use a limit from 1 to 200."]
     cursor = request.args.get("cursor")
@@ -174,7 +193,7 @@ def list_acceptances() -> Any:
 
 def _decide(public_id: str, decide: Callable[..., AcceptanceRecord], enqueue: bool) -> Any:
     db, user = get_session(), actor()
-    record = get_record(db, user, public_id, for_update=True)
+    record = _get_record(public_id, for_update=True)
     decide(db, user, record)
     db.commit()
     if enqueue:
@@ -218,6 +237,9 @@ def return_acceptance(public_id: str) -> Any:
 
 
 def _text(value: Any) -> str | None:
+    if isinstance(value, str) and CONTROL.search(value):
+        # PostgreSQL refuses NUL in text; no reason needs control characters but line breaks.
+        raise ValidationFailed({"reason": ["The reason contains characters that cannot be used."]})
     return value if isinstance(value, str) else None
 
 

@@ -6,6 +6,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField
@@ -22,16 +24,17 @@ bp = Blueprint("auth", __name__)
 class LoginForm(FlaskForm):
     """Email and password."""
 
-    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=256)])
-    remember = BooleanField("Keep me signed in on this device (14 days)")
+    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=256)])
+    remember = BooleanField(_l("Keep me signed in on this device (14 days)"))
 
 
 class LogoutForm(FlaskForm):
     """A POST-only button, so a link elsewhere cannot sign anyone out."""
 
 
-def _safe_next(target: str | None) -> str | None:
+def safe_next(target: str | None) -> str | None:
+    """`target` when it is a path on this site, else None (no open redirects)."""
     # Only same-site paths: no scheme, no host, no protocol-relative or backslash tricks.
     if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
         return None
@@ -64,12 +67,14 @@ def login() -> Any:
         user = authenticate(db, email=form.email.data or "", password=form.password.data or "")
         db.commit()  # the failed-attempt counter counts too
         if user is None:
-            flash("Email or password is not right, or the account is locked for a while.", "error")
+            flash(
+                _("Email or password is not right, or the account is locked for a while."), "error"
+            )
             return render_template("auth/login.html", form=form), 401
         session.clear()  # a new session at sign-in
         login_user(user, remember=bool(form.remember.data))
         mark_signed_in()
-        return redirect(_safe_next(request.args.get("next")) or home_for(user.is_provider))
+        return redirect(safe_next(request.args.get("next")) or home_for(user.is_provider))
     return render_template("auth/login.html", form=form)
 
 
@@ -84,5 +89,5 @@ def logout() -> Any:
         db.commit()
     logout_user()
     session.clear()
-    flash("You are signed out.", "info")
+    flash(_("You are signed out."), "info")
     return redirect(url_for("auth.login"))

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, SelectField, StringField, TelField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 
 from app.models.customer import CLOUD_LABELS
 
-CLOUD_CHOICES = [SelectChoice(cloud.value, label) for cloud, label in CLOUD_LABELS.items()]
+# The labels are marked in the model (N_) and translated when the form is drawn.
+CLOUD_CHOICES = [SelectChoice(cloud.value, _l(label)) for cloud, label in CLOUD_LABELS.items()]
 # Countries offered first in the country field's suggestions (any ISO 3166-1 code is accepted).
 COMMON_COUNTRIES = ("KR", "US", "JP", "CN", "TW", "HK", "SG", "VN", "TH", "ID", "DE", "FR", "ES")
 # Agreement languages offered; the default follows the customer's country.
@@ -50,15 +52,19 @@ class CustomerFields:
     """The customer part, shared by the customer form and the acceptance form."""
 
     tenant_id = StringField(
-        "Microsoft tenant ID",
-        description="The customer's tenant GUID, e.g. 0a1b2c3d-4e5f-6789-abcd-ef0123456789.",
+        _l("Microsoft tenant ID"),
+        description=_l("The customer's tenant GUID, e.g. 0a1b2c3d-4e5f-6789-abcd-ef0123456789."),
     )
-    company_name = StringField("Company name")
-    domain = StringField("Primary domain", description="Optional, e.g. contoso.onmicrosoft.com.")
-    cloud = SelectField("Cloud", choices=CLOUD_CHOICES, default="public")
+    company_name = StringField(_l("Company name"))
+    domain = StringField(
+        _l("Primary domain"), description=_l("Optional, e.g. contoso.onmicrosoft.com.")
+    )
+    cloud = SelectField(_l("Cloud"), choices=CLOUD_CHOICES, default="public")
     country = StringField(
-        "Country",
-        description="Two-letter ISO code, e.g. KR; your organisation's country when left empty.",
+        _l("Country"),
+        description=_l(
+            "Two-letter ISO code, e.g. KR; your organisation's country when left empty."
+        ),
         render_kw={"list": "country-codes", "maxlength": 2, "autocomplete": "off"},
     )
 
@@ -83,17 +89,19 @@ class AcceptanceForm(FlaskForm, CustomerFields):
     template_id = HiddenField()
     # Not limited to the listed choices here: the input model gives the one validation message.
     language = SelectField(
-        "Agreement language",
+        _l("Agreement language"),
         choices=LANGUAGE_CHOICES,
         validate_choice=False,
-        description="The language the customer reads the agreement in.",
+        description=_l("The language the customer reads the agreement in."),
     )
     # A text field shown as a date picker: the input model gives the one validation message.
-    date_agreed = StringField("Date the customer accepted", render_kw={"type": "date"})
-    first_name = StringField("First name")
-    last_name = StringField("Last name")
-    email = EmailField("Email")
-    phone = TelField("Phone (optional)", description="With the country code, e.g. +82 2 1234 5678.")
+    date_agreed = StringField(_l("Date the customer accepted"), render_kw={"type": "date"})
+    first_name = StringField(_l("First name"))
+    last_name = StringField(_l("Last name"))
+    email = EmailField(_l("Email"))
+    phone = TelField(
+        _l("Phone (optional)"), description=_l("With the country code, e.g. +82 2 1234 5678.")
+    )
 
     def to_input(self) -> dict[str, Any]:
         """The values in the API's shape."""
@@ -124,4 +132,4 @@ class ActionForm(FlaskForm):
 class WithdrawForm(FlaskForm):
     """Withdraw a record, with an optional note."""
 
-    reason = TextAreaField("Why (optional)")
+    reason = TextAreaField(_l("Why (optional)"))

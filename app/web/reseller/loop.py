@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import abort, flash, make_response, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from app.db import get_session
 from app.models import AgreementType, Organization
@@ -61,7 +62,7 @@ def reissue(public_id: str) -> Any:
     done = attempt(lambda: submissions.reissue(db, actor=user, record=record))
     if done is not None:
         enqueue_forwarding([done.id or 0])  # after the commit, never before
-        flash("A new acceptance link is being issued; it appears here shortly.", "success")
+        flash(_("A new acceptance link is being issued; it appears here shortly."), "success")
     if request.form.get("back") == "todo":
         return redirect(url_for(".todo"))
     return redirect(url_for(".acceptance", public_id=public_id))

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from app.context import current_settings as settings
 from app.db import get_session
@@ -15,9 +16,10 @@ from app.models.org import RESELLER_ROLES
 from app.security.permissions import actor, roles_required
 from app.security.scoping import get_customer, get_record
 from app.services import acceptance as submissions
-from app.services import agreements, listing, transact, waiting
+from app.services import agreements, listing, timeline, transact, waiting
 from app.services.customers import register_customer, reseller_name_for
 from app.services.ledger import record_withdrawal
+from app.web import list_filters
 from app.web.handover import handover
 from app.web.helpers import attempt, decode_cursor, encode_cursor
 from app.web.reseller.forms import (
@@ -44,14 +46,14 @@ def index() -> Any:
 @bp.get("/acceptances")
 @reseller_only
 def acceptances() -> Any:
-    """The reseller's own records, newest first, filtered by status."""
+    """The reseller's own records, newest first, filtered by status, customer, dates and
+    agreement version; keyset pages."""
     db, user = get_session(), actor()
-    status = request.args.get("status", "")
-    statuses = (status,) if status in RecordStatus.__members__.values() else ()
+    filters, shown = list_filters.record_filter(request.args, provider=False)
     page = listing.list_records(
         db,
         actor=user,
-        filters=listing.RecordFilter(statuses=statuses),
+        filters=filters,
         after=decode_cursor(request.args.get("after")),
     )
     names = listing.customer_names(db, actor=user, customer_ids={r.customer_id for r in page.items})
@@ -61,9 +63,12 @@ def acceptances() -> Any:
         page=page,
         names=names,
         customers=customers,
-        status=status,
+        status=shown.status,
+        shown=shown,
+        templates=agreements.all_templates(db),
         counts=listing.status_counts(db, actor=user),
         next_cursor=encode_cursor(*page.next_after) if page.next_after else None,
+        filter_args=list_filters.query_args(),
     )
 
 
@@ -94,7 +99,7 @@ def new_acceptance() -> Any:
             paths=FIELD_PATHS,
         )
         if record is not None:
-            flash("Submitted. The provider will review it; you can follow it here.", "success")
+            flash(_("Submitted. The provider will review it; you can follow it here."), "success")
             return redirect(url_for(".acceptance", public_id=record.public_id))
     status = 422 if request.method == "POST" else 200
     return _acceptance_form_page(form, None, status)
@@ -171,7 +176,7 @@ def edit_acceptance(public_id: str) -> Any:
     db, user = get_session(), actor()
     record = get_record(db, user, public_id, for_update=request.method == "POST")
     if record.status != RecordStatus.RETURNED:
-        flash("Only a record returned for correction can be edited.", "error")
+        flash(_("Only a record returned for correction can be edited."), "error")
         return redirect(url_for(".acceptance", public_id=public_id))
     form = AcceptanceForm()
     if request.method == "GET":
@@ -191,7 +196,7 @@ def edit_acceptance(public_id: str) -> Any:
             paths=FIELD_PATHS,
         )
         if done is not None:
-            flash("Corrected and sent back for review.", "success")
+            flash(_("Corrected and sent back for review."), "success")
             return redirect(url_for(".acceptance", public_id=public_id))
     status = 422 if request.method == "POST" else 200
     return _acceptance_form_page(form, record, status)
@@ -223,7 +228,7 @@ def withdraw(public_id: str) -> Any:
     if attempt(
         lambda: submissions.withdraw(db, actor=user, record=record, reason=form.reason.data)
     ):
-        flash("Withdrawn.", "success")
+        flash(_("Withdrawn."), "success")
     return redirect(url_for(".acceptance", public_id=public_id))
 
 
@@ -232,11 +237,20 @@ def withdraw(public_id: str) -> Any:
 def customers() -> Any:
     """The customers this reseller serves."""
     db, user = get_session(), actor()
-    rows = listing.visible_customers(db, actor=user)
-    names = listing.customer_names(db, actor=user, customer_ids={c.id or 0 for c in rows})
-    outdated = {c.id for c, _entry in agreements.customers_needing_reconfirmation(db, actor=user)}
+    filters = list_filters.customer_filter(request.args)
+    page = listing.list_customers(
+        db,
+        actor=user,
+        filters=filters,
+        after=list_filters.decode_name_cursor(request.args.get("after")),
+    )
     return render_template(
-        "reseller/customers.html", customers=rows, names=names, outdated=outdated
+        "reseller/customers.html",
+        customers=page.items,
+        names=page.names,
+        outdated=listing.outdated_among(db, {c.id or 0 for c in page.items}),
+        filters=filters,
+        next_cursor=list_filters.encode_name_cursor(*page.next_after) if page.next_after else None,
     )
 
 
@@ -255,7 +269,7 @@ def new_customer() -> Any:
             paths={k.removeprefix("customer."): v for k, v in FIELD_PATHS.items()},
         )
         if customer is not None:
-            flash("Customer saved.", "success")
+            flash(_("Customer saved."), "success")
             return redirect(url_for(".customer", customer_id=customer.id))
     status = 422 if request.method == "POST" else 200
     return render_template(
@@ -270,7 +284,11 @@ def customer(customer_id: int) -> Any:
     db, user = get_session(), actor()
     found = get_customer(db, user, customer_id)
     page = listing.list_records(
-        db, actor=user, filters=listing.RecordFilter(customer_id=customer_id), limit=100
+        db,
+        actor=user,
+        filters=listing.RecordFilter(customer_id=customer_id),
+        after=decode_cursor(request.args.get("after")),
+        limit=50,
     )
     confirmations = [c for c in listing.confirmations_for(db, customer_id) if c.state == "active"]
     current = agreements.current_template(db, "MicrosoftCustomerAgreement").template_id
@@ -279,6 +297,8 @@ def customer(customer_id: int) -> Any:
         customer=found,
         name=reseller_name_for(db, found, user.organization_id),
         records=page.items,
+        next_cursor=encode_cursor(*page.next_after) if page.next_after else None,
+        timeline=timeline.customer_timeline(db, actor=user, customer=found),
         confirmations=confirmations,
         current_template=current,
         transact=transact.transact_status(db, actor=user, customer=found),
@@ -299,7 +319,7 @@ def withdraw_customer(customer_id: int) -> Any:
     found = get_customer(db, user, customer_id)
     if attempt(lambda: record_withdrawal(db, actor=user, customer=found, reason=form.reason.data)):
         flash(
-            "Withdrawal recorded. The provider must cancel this customer's subscriptions.",
+            _("Withdrawal recorded. The provider must cancel this customer's subscriptions."),
             "success",
         )
     return redirect(url_for(".customer", customer_id=customer_id))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import TextAreaField
 
@@ -13,4 +14,4 @@ class ActionForm(FlaskForm):
 class ReasonForm(FlaskForm):
     """Reject or return: the reason is required (the service says so if it is missing)."""
 
-    reason = TextAreaField("Reason (the reseller sees it)")
+    reason = TextAreaField(_l("Reason (the reseller sees it)"))

@@ -5,16 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from app.db import get_session
+from app.i18n import translate
 from app.models import Confirmation, RecordStatus
-from app.models.acceptance_input import normalize_tenant_id
 from app.models.org import PROVIDER_ROLES
 from app.security.permissions import actor, roles_required
 from app.security.scoping import get_customer, get_record
-from app.services import listing, monitor, review, transact, waiting
+from app.services import agreements, listing, monitor, review, timeline, transact, waiting
 from app.services.customers import resellers_of
 from app.services.ledger import record_withdrawal, supersede
+from app.web import list_filters
 from app.web.handover import handover
 from app.web.helpers import attempt, decode_cursor, encode_cursor
 from app.web.review.forms import ActionForm, ReasonForm
@@ -24,30 +27,15 @@ bp = Blueprint("review", __name__)
 provider_only = roles_required(*PROVIDER_ROLES)
 
 
-def _queue_filters() -> listing.RecordFilter:
-    args = request.args
-    status = args.get("status", RecordStatus.SUBMITTED.value)
-    statuses = (status,) if status in RecordStatus.__members__.values() else ()
-    tenant = (args.get("tenant") or "").strip()
-    try:
-        tenant_id = normalize_tenant_id(tenant) if tenant else None
-    except ValueError:
-        flash("The tenant filter must be a tenant ID (GUID).", "error")
-        tenant_id = None
-    return listing.RecordFilter(
-        statuses=statuses,
-        reseller_id=args.get("reseller", type=int),
-        tenant_id=tenant_id,
-        flagged_only=args.get("flagged") == "1",
-    )
-
-
 @bp.get("/")
 @provider_only
 def queue() -> Any:
-    """Records to review, oldest first, with filters by status, reseller, customer and flags."""
+    """Records to review, oldest first, filtered by status, reseller, customer, dates, version
+    and flags; keyset pages."""
     db, user = get_session(), actor()
-    filters = _queue_filters()
+    filters, shown = list_filters.record_filter(
+        request.args, default_status=RecordStatus.SUBMITTED.value, provider=True
+    )
     page = listing.list_records(
         db,
         actor=user,
@@ -60,12 +48,15 @@ def queue() -> Any:
         "review/queue.html",
         page=page,
         filters=filters,
-        status=request.args.get("status", RecordStatus.SUBMITTED.value),
+        shown=shown,
+        status=shown.status,
         customers=listing.customers_by_id(db, ids),
         orgs=listing.organizations_by_id(db, {r.reseller_id for r in page.items}),
         resellers=listing.resellers(db),
+        templates=agreements.all_templates(db),
         counts=listing.status_counts(db, actor=user),
         next_cursor=encode_cursor(*page.next_after) if page.next_after else None,
+        filter_args=list_filters.query_args(),
         action_form=ActionForm(),
     )
 
@@ -98,14 +89,14 @@ def acceptance(public_id: str) -> Any:
     )
 
 
-def _decide(public_id: str, decide: Any, message: str, *, enqueue: bool = False) -> Any:
+def _decide(public_id: str, decide: Any, message: Any, *, enqueue: bool = False) -> Any:
     db, user = get_session(), actor()
     record = get_record(db, user, public_id, for_update=True)
     done = attempt(lambda: decide(db, user, record))
     if done is not None:
         if enqueue:
             enqueue_forwarding([done.id])  # after the commit, never before
-        flash(message, "success")
+        flash(str(message), "success")
     return redirect(url_for(".acceptance", public_id=public_id))
 
 
@@ -118,7 +109,7 @@ def approve(public_id: str) -> Any:
     return _decide(
         public_id,
         lambda db, user, record: review.approve(db, actor=user, record=record),
-        "Approved. It is being sent to Partner Center.",
+        _l("Approved. It is being sent to Partner Center."),
         enqueue=True,
     )
 
@@ -132,7 +123,7 @@ def retry(public_id: str) -> Any:
     return _decide(
         public_id,
         lambda db, user, record: review.retry(db, actor=user, record=record),
-        "Sent again.",
+        _l("Sent again."),
         enqueue=True,
     )
 
@@ -149,7 +140,7 @@ def reject(public_id: str) -> Any:
         lambda db, user, record: review.reject(
             db, actor=user, record=record, reason=form.reason.data
         ),
-        "Rejected. The reseller sees your reason.",
+        _l("Rejected. The reseller sees your reason."),
     )
 
 
@@ -165,7 +156,7 @@ def return_for_correction(public_id: str) -> Any:
         lambda db, user, record: review.return_for_correction(
             db, actor=user, record=record, reason=form.reason.data
         ),
-        "Returned to the reseller for correction.",
+        _l("Returned to the reseller for correction."),
     )
 
 
@@ -180,9 +171,12 @@ def bulk_approve() -> Any:
     result = attempt(lambda: review.bulk_approve(db, actor=user, public_ids=ids))
     if result is not None:
         enqueue_forwarding([r.id for r in result.approved])
-        flash(f"Approved {len(result.approved)} record(s).", "success")
+        flash(
+            _("Approved %(num)s record(s).", num=len(result.approved)),
+            "success",
+        )
         for public_id, why in result.skipped[:10]:
-            flash(f"Not approved {public_id[:8]}: {why}", "error")
+            flash(_("Not approved %(id)s: %(why)s", id=public_id[:8], why=translate(why)), "error")
     return redirect(request.referrer if _same_site(request.referrer) else url_for(".queue"))
 
 
@@ -213,15 +207,25 @@ def customer(customer_id: int) -> Any:
     db, user = get_session(), actor()
     found = get_customer(db, user, customer_id)
     page = listing.list_records(
-        db, actor=user, filters=listing.RecordFilter(customer_id=customer_id), limit=200
+        db,
+        actor=user,
+        filters=listing.RecordFilter(customer_id=customer_id),
+        after=decode_cursor(request.args.get("after")),
+        limit=50,
     )
+    entries = timeline.customer_timeline(db, actor=user, customer=found)
     return render_template(
         "review/customer.html",
         customer=found,
         records=page.items,
+        next_cursor=encode_cursor(*page.next_after) if page.next_after else None,
         resellers=resellers_of(db, found),
-        orgs=listing.organizations_by_id(db, {r.reseller_id for r in page.items}),
+        orgs=listing.organizations_by_id(
+            db,
+            {r.reseller_id for r in page.items} | {e.reseller_id for e in entries if e.reseller_id},
+        ),
         confirmations=listing.confirmations_for(db, customer_id),
+        timeline=entries,
         transact=transact.transact_status(db, actor=user, customer=found),
         reason_form=ReasonForm(),
     )
@@ -237,7 +241,7 @@ def withdraw_customer(customer_id: int) -> Any:
     db, user = get_session(), actor()
     found = get_customer(db, user, customer_id)
     if attempt(lambda: record_withdrawal(db, actor=user, customer=found, reason=form.reason.data)):
-        flash("Withdrawal recorded: cancel this customer's subscriptions.", "success")
+        flash(_("Withdrawal recorded: cancel this customer's subscriptions."), "success")
     return redirect(url_for(".customer", customer_id=customer_id))
 
 
@@ -254,5 +258,5 @@ def supersede_confirmation(customer_id: int, confirmation_id: int) -> Any:
     if entry is None or entry.customer_id != customer_id:
         abort(404)
     if attempt(lambda: supersede(db, actor=user, confirmation=entry, reason=form.reason.data)):
-        flash("Done: the next approved record for this customer is sent again.", "success")
+        flash(_("Done: the next approved record for this customer is sent again."), "success")
     return redirect(url_for(".customer", customer_id=customer_id))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from app.db import get_session
 from app.security.permissions import actor
@@ -54,7 +55,7 @@ def reissue(public_id: str) -> Any:
     done = attempt(lambda: submissions.reissue(db, actor=user, record=record))
     if done is not None:
         enqueue_forwarding([done.id or 0])  # after the commit, never before
-        flash("A new acceptance link is being issued.", "success")
+        flash(_("A new acceptance link is being issued."), "success")
     if request.form.get("back") == "waiting":
         return redirect(url_for(".waiting_customers"))
     return redirect(url_for(".acceptance", public_id=public_id))
