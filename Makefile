@@ -4,6 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PORT ?= 8000
+# pytest-xdist workers for `make test`: 0 runs in one process (what CI runs); `make test
+# TEST_WORKERS=2` splits the suite over two (the tests that start processes share one worker).
+TEST_WORKERS ?= 0
 
 .PHONY: install browser-deps run test lint format migrate seed clean chaos translations bench
 
@@ -44,7 +47,7 @@ browser-deps:
 
 ## The whole suite (PostgreSQL and Redis from TEST_POSTGRES_URL / TEST_REDIS_URL).
 test: install browser-deps
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup
 
 lint: install
 	$(BIN)/ruff check .

@@ -137,7 +137,10 @@ def redis_url() -> str:
 
     url = os.environ.get("TEST_REDIS_URL", DEFAULT_REDIS_URL)
     base = url.rsplit("/", 1)[0]
-    url = f"{base}/{7 + os.getpid() % 8}"
+    # One database number per pytest-xdist worker (gw0, gw1, ...), else per process.
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    number = int(worker[2:]) if worker.startswith("gw") and worker[2:].isdigit() else os.getpid()
+    url = f"{base}/{7 + number % 8}"
     client = redis.Redis.from_url(url, socket_connect_timeout=2)
     try:
         client.flushdb()
@@ -227,3 +230,15 @@ def login(client: FlaskClient, email: str, password: str = PASSWORD) -> None:
     """Sign in through the login form."""
     response = client.post("/login", data={"email": email, "password": password})
     assert response.status_code == 302, response.data[:500]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under `pytest -n 2 --dist loadgroup`, the tests that start processes (workers, browsers,
+    servers) share one xdist worker, one after the other: each keeps a core for its processes,
+    while the other worker runs the in-process tests."""
+    for item in items:
+        if item.get_closest_marker("slow") or item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.xdist_group("processes"))
+        elif item.nodeid.startswith("tests/security/test_bad_input.py"):
+            # Its last test checks that the module's campaign phases all ran in this process.
+            item.add_marker(pytest.mark.xdist_group("bad_input"))

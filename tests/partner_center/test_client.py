@@ -320,7 +320,8 @@ def test_a_refused_token_is_auth_failed(
 
 
 @pytest.mark.parametrize(
-    "bad", ["not-a-guid", "", "1234", "{" + str(uuid.uuid4()) + "}", "../agreements"]
+    "bad",
+    ["not-a-guid", "", "1234", "{6f9619ff-8b86-4d01-b42d-00cf4fc964ff}", "../agreements"],
 )
 def test_non_guid_tenant_is_refused_before_any_request(
     client: PartnerCenterClient, store: FakeStore, contact: Contact, bad: str

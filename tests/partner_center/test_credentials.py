@@ -113,7 +113,8 @@ def test_a_wrong_key_is_a_clear_error_without_the_secret(session: Session) -> No
     assert SECRET not in str(info.value)
 
 
-@pytest.mark.parametrize("bad", ["", "not-a-key", f"{KEY},short"])
+# Explicit ids: the key is random, and pytest-xdist needs the same test names in every worker.
+@pytest.mark.parametrize("bad", ["", "not-a-key", f"{KEY},short"], ids=["empty", "junk", "list"])
 def test_an_invalid_key_is_refused_without_echoing_it(session: Session, bad: str) -> None:
     with pytest.raises(InvalidCredentialsKey) as info:
         save_secret(session, name="api", value=SECRET, key=bad)
@@ -200,7 +201,9 @@ def test_app_user_in_production_needs_a_credentials_key() -> None:
     assert settings(PARTNER_CENTER_REFRESH_TOKEN="rt", **MSAL_SETTINGS).credentials_key == ""
 
 
-@pytest.mark.parametrize("bad", ["not-a-fernet-key", f"{KEY},also-bad", ","])
+@pytest.mark.parametrize(
+    "bad", ["not-a-fernet-key", f"{KEY},also-bad", ","], ids=["junk", "list", "commas"]
+)
 def test_an_invalid_credentials_key_refuses_to_start(bad: str) -> None:
     with pytest.raises(ConfigError, match="CREDENTIALS_KEY") as info:
         settings(CREDENTIALS_KEY=bad)
