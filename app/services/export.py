@@ -363,18 +363,7 @@ def confirmation_rows(
         # The entries that came from the reseller's own records (another reseller's contact
         # for a shared customer is not its to see).
         query = query.where(AcceptanceRecord.reseller_id == actor.organization_id)
-    if filters.reseller_id is not None:
-        query = query.where(AcceptanceRecord.reseller_id == filters.reseller_id)
-    if filters.tenant_id:
-        query = query.where(Customer.tenant_id == filters.tenant_id)
-    if filters.statuses:
-        query = query.where(col(Confirmation.state).in_(filters.statuses))
-    if filters.template_id:
-        query = query.where(Confirmation.template_id == filters.template_id)
-    if filters.since is not None:
-        query = query.where(Confirmation.created_at >= filters.since)
-    if filters.until is not None:
-        query = query.where(Confirmation.created_at < filters.until)
+    query = _filtered(query, filters, Confirmation.state, Confirmation)
     last_id = 0
     while True:
         batch = list(
@@ -397,6 +386,28 @@ def confirmation_rows(
             yield confirmation_row(entry, customer, record, lookups)
         last_id = batch[-1][0].id or 0
         _release(session, [obj for row in batch for obj in row])
+
+
+def _filtered(
+    query: Any,
+    filters: ExportFilter,
+    status: Any,
+    table: type[Confirmation] | type[AcceptanceRecord],
+) -> Any:
+    """`query` narrowed by the filters; `status`, template and creation time are `table`'s."""
+    if filters.reseller_id is not None:
+        query = query.where(AcceptanceRecord.reseller_id == filters.reseller_id)
+    if filters.tenant_id:
+        query = query.where(Customer.tenant_id == filters.tenant_id)
+    if filters.statuses:
+        query = query.where(col(status).in_(filters.statuses))
+    if filters.template_id:
+        query = query.where(col(table.template_id) == filters.template_id)
+    if filters.since is not None:
+        query = query.where(col(table.created_at) >= filters.since)
+    if filters.until is not None:
+        query = query.where(col(table.created_at) < filters.until)
+    return query
 
 
 def _release(session: Session, objects: Iterable[object | None]) -> None:
@@ -442,18 +453,7 @@ def record_rows(
     )
     if not actor.is_provider:
         query = query.where(AcceptanceRecord.reseller_id == actor.organization_id)
-    if filters.reseller_id is not None:
-        query = query.where(AcceptanceRecord.reseller_id == filters.reseller_id)
-    if filters.tenant_id:
-        query = query.where(Customer.tenant_id == filters.tenant_id)
-    if filters.statuses:
-        query = query.where(col(AcceptanceRecord.status).in_(filters.statuses))
-    if filters.template_id:
-        query = query.where(AcceptanceRecord.template_id == filters.template_id)
-    if filters.since is not None:
-        query = query.where(AcceptanceRecord.created_at >= filters.since)
-    if filters.until is not None:
-        query = query.where(AcceptanceRecord.created_at < filters.until)
+    query = _filtered(query, filters, AcceptanceRecord.status, AcceptanceRecord)
     last_id = 0
     while True:
         batch = list(
