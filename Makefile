@@ -4,9 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PORT ?= 8000
-# pytest-xdist workers for `make test`: 0 runs in one process (what CI runs); `make test
-# TEST_WORKERS=2` splits the suite over two (the tests that start processes share one worker).
-TEST_WORKERS ?= 0
+# pytest-xdist workers for `make test`: two by default (the tests that start processes share
+# one worker, see tests/conftest.py); `make test TEST_WORKERS=0` runs everything in one process.
+TEST_WORKERS ?= 2
 
 .PHONY: install browser-deps run test lint format migrate seed clean chaos translations bench
 

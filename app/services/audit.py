@@ -1,4 +1,13 @@
-"""Writing audit events: in the caller's transaction, chained by hash to the previous event."""
+"""Writing audit events: in the caller's transaction, chained by hash to the previous event.
+
+The chain is extended when the transaction commits, not when an event is recorded: extending it
+means one writer at a time (PostgreSQL's advisory lock, held until commit), so taking the lock
+at the first event would serialise everything the transaction does after it. `record_event`
+keeps the event with the session; a `before_commit` hook takes the lock, reads the last hash,
+hashes and adds the transaction's events in the order they were recorded. Reading audit events
+in the same transaction writes the pending ones first, so the caller sees its own events, and a
+rolled-back savepoint drops the events recorded inside it.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +16,10 @@ import json
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import event as sa_event
 from sqlalchemy import text
+from sqlalchemy.orm import ORMExecuteState, SessionTransaction
+from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, col, select
 
 from app.models import AuditEvent, User, utcnow
@@ -16,6 +28,9 @@ GENESIS_HASH = "0" * 64
 SYSTEM_ACTOR = "system"
 # A constant key for PostgreSQL's transaction-level advisory lock that serialises the chain.
 _CHAIN_LOCK_KEY = 0x1A7E_A0D1
+# session.info key: the events recorded in this transaction, each with the savepoint it was
+# recorded in (None outside savepoints), waiting for the commit.
+_PENDING = "audit_events_pending"
 
 
 def event_hash(prev_hash: str, fields: dict[str, Any]) -> str:
@@ -50,13 +65,6 @@ def record_event(
     details: dict[str, Any] | None = None,
 ) -> AuditEvent:
     """Append an audit event; `actor=None` means the system (the forwarding worker)."""
-    if session.get_bind().dialect.name == "postgresql":
-        # One writer extends the chain at a time; held until this transaction ends.
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CHAIN_LOCK_KEY})
-    last = session.exec(
-        select(AuditEvent.hash).order_by(col(AuditEvent.id).desc()).limit(1)
-    ).first()
-    prev_hash = last or GENESIS_HASH
     event = AuditEvent(
         occurred_at=utcnow(),
         actor_user_id=actor.id if actor else None,
@@ -66,13 +74,74 @@ def record_event(
         subject_type=subject_type,
         subject_id=str(subject_id),
         details=details or {},
-        prev_hash=prev_hash,
+        prev_hash="",
         hash="",
     )
-    event.hash = event_hash(prev_hash, hashed_fields(event))
-    session.add(event)
-    session.flush()
+    if not session.in_transaction():
+        session.begin()  # so that closing the session without a commit drops the event
+    session.info.setdefault(_PENDING, []).append((event, session.get_nested_transaction()))
     return event
+
+
+def write_pending(session: OrmSession) -> None:
+    """Chain and add the events recorded in this transaction (the commit does it by itself)."""
+    pending: list[tuple[AuditEvent, SessionTransaction | None]] = session.info.pop(_PENDING, [])
+    if not pending:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        # One writer extends the chain at a time; held until this transaction ends.
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CHAIN_LOCK_KEY})
+    last = session.execute(
+        select(AuditEvent.hash).order_by(col(AuditEvent.id).desc()).limit(1)
+    ).scalar()
+    prev_hash = last or GENESIS_HASH
+    for event, _savepoint in pending:
+        event.prev_hash = prev_hash
+        event.hash = event_hash(prev_hash, hashed_fields(event))
+        prev_hash = event.hash
+        session.add(event)
+    session.flush()
+
+
+@sa_event.listens_for(OrmSession, "before_commit")
+def _write_on_commit(session: OrmSession) -> None:
+    if not session.in_nested_transaction():  # releasing a savepoint is not the commit
+        write_pending(session)
+
+
+@sa_event.listens_for(OrmSession, "do_orm_execute")
+def _write_before_reading(state: ORMExecuteState) -> None:
+    if state.session.info.get(_PENDING) and any(
+        mapper.class_ is AuditEvent for mapper in state.all_mappers
+    ):
+        write_pending(state.session)
+
+
+@sa_event.listens_for(OrmSession, "after_soft_rollback")
+def _drop_rolled_back(session: OrmSession, previous: SessionTransaction) -> None:
+    pending = session.info.get(_PENDING)
+    if not pending:
+        return
+    if previous.parent is None:
+        session.info.pop(_PENDING, None)
+        return
+    session.info[_PENDING] = [
+        (event, savepoint) for event, savepoint in pending if not _within(savepoint, previous)
+    ]
+
+
+@sa_event.listens_for(OrmSession, "after_transaction_end")
+def _drop_unwritten(session: OrmSession, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # closed without a commit: nothing of it was written
+        session.info.pop(_PENDING, None)
+
+
+def _within(savepoint: SessionTransaction | None, ended: SessionTransaction) -> bool:
+    while savepoint is not None:
+        if savepoint is ended:
+            return True
+        savepoint = savepoint.parent
+    return False
 
 
 def events_for(session: Session, *, subject_type: str, subject_id: str | int) -> list[AuditEvent]:

@@ -63,6 +63,12 @@ class Scenario:
     workers: int = 3
     concurrency: int = 4
     fault_seconds: float = 30.0
+    # The window lasts fault_seconds and then, on a slow or busy machine, until these minimums
+    # are reached (at most `fault_seconds` more): counting events, not seconds, keeps the
+    # suite's assertions about what was injected true under load.
+    min_kills_in_flight: int = 0
+    min_broker_losses: int = 0
+    min_fault_kinds: tuple[str, ...] = ()
     kill_every: float = 3.0
     broker_loss_every: float = 10.0
     settle_timeout: float = 120.0
@@ -160,6 +166,11 @@ def run(scenario: Scenario, *, database_url: str, work_dir: Path) -> Findings:
             )
             remaining = scenario.fault_seconds - (time.monotonic() - faults_on)
             stop.wait(max(remaining, 0))
+            wait_until(
+                lambda: _window_filled(scenario, nemesis, fake) or _unsettled(approved) == 0,
+                timeout=scenario.fault_seconds,
+                interval=0.5,
+            )
             stop.set()
             thread.join(30)
             fake.store.set_faults({k: 0 for k in scenario.fake_faults if k != "retryAfterSeconds"})
@@ -274,6 +285,16 @@ def _approve_in_batches(scenario: Scenario, ids: list[int], *, until: float) -> 
     finally:
         session.close()
     return ids
+
+
+def _window_filled(scenario: Scenario, nemesis: Nemesis, fake: FakeServer) -> bool:
+    """Whether the faults the scenario promises have all been injected."""
+    fired = set(fake.store.stats()["faults"])
+    return (
+        nemesis.kills_in_flight >= scenario.min_kills_in_flight
+        and nemesis.broker_losses >= scenario.min_broker_losses
+        and set(scenario.min_fault_kinds) <= fired
+    )
 
 
 def _unsettled(ids: list[int]) -> int:

@@ -14,6 +14,8 @@ from tests.integration.chaos import Scenario, markdown, run
 
 pytestmark = pytest.mark.slow
 
+KINDS = ("error5xx", "throttle", "timeout", "hangAfterCommit")
+
 
 def _report(name: str, found: object) -> None:
     from tests.integration.chaos_check import Findings
@@ -25,21 +27,34 @@ def _report(name: str, found: object) -> None:
 def test_distributed_pipeline_survives_kills_broker_loss_and_upstream_faults(
     postgres_url: str, redis_url: str, tmp_path: Path
 ) -> None:
-    scenario = Scenario(name="PostgreSQL + Redis", records=300, customers=60, workers=3)
+    scenario = Scenario(
+        name="PostgreSQL + Redis",
+        records=300,
+        customers=60,
+        workers=3,
+        min_kills_in_flight=3,
+        min_broker_losses=2,
+        min_fault_kinds=KINDS,
+    )
     found = run(scenario, database_url=postgres_url, work_dir=tmp_path)
     _report(scenario.name, found)
     assert found.violations == []
     assert found.figures["kills_in_flight"] >= 3
     assert found.figures["broker_losses"] >= 2
     faults = found.figures["injected_upstream_faults"]
-    assert {"error5xx", "throttle", "timeout", "hangAfterCommit"} <= set(faults)
+    assert set(KINDS) <= set(faults)
 
 
 def test_embedded_pipeline_survives_kills_and_lost_messages_without_lock_errors(
     sqlite_url: str, tmp_path: Path
 ) -> None:
     scenario = Scenario(
-        name="SQLite + embedded broker", embedded=True, records=300, customers=60, workers=2
+        name="SQLite + embedded broker",
+        embedded=True,
+        records=300,
+        customers=60,
+        workers=2,
+        min_kills_in_flight=3,
     )
     found = run(scenario, database_url=sqlite_url, work_dir=tmp_path)
     _report(scenario.name, found)
@@ -59,6 +74,7 @@ def test_enhanced_loop_survives_kills_between_steps(
         records=150,
         customers=50,
         workers=3,
+        min_kills_in_flight=3,
     )
     found = run(scenario, database_url=postgres_url, work_dir=tmp_path)
     _report(scenario.name, found)
