@@ -86,9 +86,10 @@ def api_roles_required(roles: Iterable[Role]) -> Callable[[F], F]:
             user = user_for_api_token(session, secret.strip())
             if user is None:
                 return _api_error(401, "The API token is invalid, revoked, or its user disabled.")
-            # Keep the token's "last used" (at most one write a minute) even when the view
-            # only reads and commits nothing; nothing else is in this transaction yet.
-            session.commit()
+            if session.dirty:
+                # Keep the token's "last used" (at most one write a minute) even when the view
+                # only reads and commits nothing; nothing else is in this transaction yet.
+                session.commit()
             if Role(user.role) not in allowed:
                 return _api_error(403, "Your role does not allow this.")
             g.api_user = user

@@ -10,6 +10,7 @@ from sqlmodel import Session
 from app.markers import M_, N_
 from app.models import (
     AcceptanceRecord,
+    AgreementTemplate,
     Customer,
     Flag,
     Organization,
@@ -56,7 +57,11 @@ def _resolve(
     session: Session, *, actor: User, data: AcceptanceSubmission, default_country: str | None
 ) -> tuple[Customer, dict[str, Any]]:
     """Apply the rules that need the database; return the customer and the record's values."""
-    customer = register_customer(session, actor=actor, data=data.customer)
+    # Held here so the identity map keeps it: register_customer and the flags read it too.
+    reseller = session.get_one(Organization, actor.organization_id)
+    customer = register_customer(
+        session, actor=actor, data=data.customer, default_country=default_country
+    )
     refuse_national_cloud(customer, data.customer.cloud)
     current = agreements.current_template(session, data.agreement_type.value)
     template_id = data.template_id or current.template_id
@@ -79,7 +84,6 @@ def _resolve(
                 ]
             }
         )
-    reseller = session.get_one(Organization, actor.organization_id)
     country = data.customer.country or customer.country or reseller.country or default_country
     if country and customer.country != country:
         customer.country = country
@@ -262,3 +266,69 @@ def reissue(session: Session, *, actor: User, record: AcceptanceRecord) -> Accep
         details={"from": RecordStatus.EXPIRED.value, "to": record.status},
     )
     return record
+
+
+# --- Batch submission (bulk CSV import, R15) -----------------------------------------------------
+# Added for the set-based import path (app/services/bulk_import.py); `submit` above does not call
+# these. They hold the same rules as `_resolve`, which could call them to keep one copy.
+
+
+def check_template_version(
+    session: Session, *, agreement_type: str, template_id: str | None, current: AgreementTemplate
+) -> str:
+    """The agreement version a new acceptance is for: the current one (R12).
+
+    Raises ValidationFailed ("templateId") for a replaced or unknown version, as `submit` does.
+    """
+    chosen = template_id or current.template_id
+    if chosen == current.template_id:
+        return chosen
+    known = agreements.find_template(session, agreement_type, chosen)
+    reason = (
+        N_("This agreement version has been replaced") if known else N_("Unknown agreement version")
+    )
+    raise ValidationFailed(
+        {
+            "templateId": [
+                M_(
+                    "%(reason)s: new acceptances must be for the current version "
+                    "(%(current)s). Leave it empty to use the current one.",
+                    reason=M_(reason),
+                    current=current.template_id,
+                )
+            ]
+        }
+    )
+
+
+def new_record_values(
+    data: AcceptanceSubmission, *, reseller: Organization, template_id: str, country: str | None
+) -> dict[str, Any]:
+    """A new record's values from a validated submission, as `submit` stores them.
+
+    All but `customer_id`; `country` is the one `_resolve` settles on for the customer.
+    """
+    return {
+        "agreement_type": data.agreement_type.value,
+        "template_id": template_id,
+        "date_agreed": data.date_agreed,
+        "contact_first_name": data.contact.first_name,
+        "contact_last_name": data.contact.last_name,
+        "contact_email": data.contact.email,
+        "contact_phone": data.contact.phone_number,
+        "language": data.language or (default_language(country) if country else None),
+        "flags": contact_flags(reseller, data.contact.email),
+    }
+
+
+def submitted_details(
+    *, source: Source, tenant_id: str, template_id: str, flags: list[str]
+) -> dict[str, Any]:
+    """The details of a new record's `acceptance.submitted` audit event."""
+    return {
+        "to": RecordStatus.SUBMITTED.value,
+        "source": source.value,
+        "customer_tenant_id": tenant_id,
+        "template_id": template_id,
+        "flags": flags,
+    }

@@ -31,6 +31,8 @@ _CHAIN_LOCK_KEY = 0x1A7E_A0D1
 # session.info key: the events recorded in this transaction, each with the savepoint it was
 # recorded in (None outside savepoints), waiting for the commit.
 _PENDING = "audit_events_pending"
+# An execution option: this read of audit events takes the pending ones from the session itself.
+_UNWRITTEN_OK = "audit_unwritten_ok"
 
 
 def event_hash(prev_hash: str, fields: dict[str, Any]) -> str:
@@ -88,19 +90,24 @@ def write_pending(session: OrmSession) -> None:
     pending: list[tuple[AuditEvent, SessionTransaction | None]] = session.info.pop(_PENDING, [])
     if not pending:
         return
-    if session.get_bind().dialect.name == "postgresql":
-        # One writer extends the chain at a time; held until this transaction ends.
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CHAIN_LOCK_KEY})
-    last = session.execute(
-        select(AuditEvent.hash).order_by(col(AuditEvent.id).desc()).limit(1)
-    ).scalar()
-    prev_hash = last or GENESIS_HASH
+    prev_hash = lock_chain(session)
     for event, _savepoint in pending:
         event.prev_hash = prev_hash
         event.hash = event_hash(prev_hash, hashed_fields(event))
         prev_hash = event.hash
         session.add(event)
     session.flush()
+
+
+def lock_chain(session: OrmSession) -> str:
+    """Take the chain for this transaction (until it ends); the hash to extend it from."""
+    if session.get_bind().dialect.name == "postgresql":
+        # One writer extends the chain at a time.
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CHAIN_LOCK_KEY})
+    last = session.execute(
+        select(AuditEvent.hash).order_by(col(AuditEvent.id).desc()).limit(1)
+    ).scalar()
+    return last or GENESIS_HASH
 
 
 @sa_event.listens_for(OrmSession, "before_commit")
@@ -111,8 +118,10 @@ def _write_on_commit(session: OrmSession) -> None:
 
 @sa_event.listens_for(OrmSession, "do_orm_execute")
 def _write_before_reading(state: ORMExecuteState) -> None:
-    if state.session.info.get(_PENDING) and any(
-        mapper.class_ is AuditEvent for mapper in state.all_mappers
+    if (
+        state.session.info.get(_PENDING)
+        and not state.execution_options.get(_UNWRITTEN_OK)
+        and any(mapper.class_ is AuditEvent for mapper in state.all_mappers)
     ):
         write_pending(state.session)
 
@@ -144,13 +153,29 @@ def _within(savepoint: SessionTransaction | None, ended: SessionTransaction) -> 
     return False
 
 
+def pending_events(
+    session: Session, *, subject_type: str, subject_id: str | int
+) -> list[AuditEvent]:
+    """A subject's events recorded in this transaction and not written yet, in order."""
+    return [
+        event
+        for event, _savepoint in session.info.get(_PENDING, [])
+        if event.subject_type == subject_type and event.subject_id == str(subject_id)
+    ]
+
+
 def events_for(session: Session, *, subject_type: str, subject_id: str | int) -> list[AuditEvent]:
-    """A subject's history, oldest first."""
-    return list(
-        session.exec(
-            select(AuditEvent)
-            .where(AuditEvent.subject_type == subject_type)
-            .where(AuditEvent.subject_id == str(subject_id))
-            .order_by(col(AuditEvent.id))
-        )
+    """A subject's history, oldest first, with the events this transaction will write.
+
+    Reading it does not write the pending events (which would take the chain's lock early):
+    they come last, not yet chained (no id nor hash).
+    """
+    written = session.exec(
+        select(AuditEvent)
+        .where(AuditEvent.subject_type == subject_type)
+        .where(AuditEvent.subject_id == str(subject_id))
+        .order_by(col(AuditEvent.id))
+        .execution_options(**{_UNWRITTEN_OK: True})
     )
+    pending = pending_events(session, subject_type=subject_type, subject_id=subject_id)
+    return [*written, *pending]

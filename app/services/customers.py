@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import TypeVar
 
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, SQLModel, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session, SQLModel, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from app.markers import M_, N_
@@ -29,28 +30,50 @@ def national_cloud_reason(cloud: str) -> str:
 
 
 def get_or_insert(
-    session: Session, query: SelectOfScalar[RowT], make: Callable[[], RowT]
+    session: Session,
+    query: SelectOfScalar[RowT],
+    make: Callable[[], RowT],
+    *,
+    look_first: bool = True,
 ) -> tuple[RowT, bool]:
-    """The row `query` finds, or a new one from `make`; safe when another transaction races."""
-    row = session.exec(query).first()
-    if row is not None:
-        return row, False
-    try:
-        with session.begin_nested():
-            row = make()
-            session.add(row)
-    except IntegrityError:
+    """The row `query` finds, or a new one from `make`; safe when another transaction races.
+
+    The insert skips a row whose unique key another transaction holds (`ON CONFLICT DO
+    NOTHING`, PostgreSQL and SQLite alike) and then reads that row: no savepoint round trips.
+    `look_first=False` inserts straight away (for a row that is most likely new).
+    """
+    if look_first:
+        row = session.exec(query).first()
+        if row is not None:
+            return row, False
+    new = make()
+    model = type(new)
+    table = model.__table__  # type: ignore[attr-defined]
+    values = {
+        column.key: getattr(new, column.key)
+        for column in table.columns
+        if not column.primary_key and getattr(new, column.key, None) is not None
+    }
+    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = insert(model).values(values).on_conflict_do_nothing().returning(model)
+    inserted = session.scalars(statement).first()
+    if inserted is None:
         # A concurrent transaction inserted the same unique key first: use its row.
         return session.exec(query).one(), False
-    return row, True
+    return inserted, True
 
 
-def register_customer(session: Session, *, actor: User, data: CustomerInput) -> Customer:
-    """Find or create the customer and record that the actor's reseller serves it."""
+def register_customer(
+    session: Session, *, actor: User, data: CustomerInput, default_country: str | None = None
+) -> Customer:
+    """Find or create the customer and record that the actor's reseller serves it.
+
+    Its country: as entered, else the reseller's own, else `default_country`.
+    """
     if actor.is_provider:
         raise PermissionDenied(N_("Only a reseller registers the customers it serves."))
     # The country the enhanced create call needs (R18): as entered, else the reseller's own.
-    country = data.country or _reseller_country(session, actor)
+    country = data.country or _reseller_country(session, actor) or default_country
     customer, created = get_or_insert(
         session,
         select(Customer).where(Customer.tenant_id == data.tenant_id),
@@ -86,6 +109,7 @@ def register_customer(session: Session, *, actor: User, data: CustomerInput) -> 
             reseller_id=actor.organization_id,
             company_name=data.company_name,
         ),
+        look_first=not created,  # a customer created just now has no links yet
     )
     if linked:
         _audit(session, actor, customer, "customer.linked", {})
@@ -141,3 +165,30 @@ def resellers_of(session: Session, customer: Customer) -> list[tuple[Organizatio
         .order_by(Organization.name)
     )
     return [(org, name) for org, name in rows]
+
+
+# --- Batch lookups (bulk CSV import, R15) ---------------------------------------------------------
+# Added for the set-based import path (app/services/bulk_import.py): one query per batch instead
+# of one per row. `register_customer` above does not use them.
+
+
+def customers_by_tenant(session: Session, tenant_ids: Collection[str]) -> dict[str, Customer]:
+    """The known customers among `tenant_ids` (normalised GUIDs), by tenant id."""
+    if not tenant_ids:
+        return {}
+    found = session.exec(select(Customer).where(col(Customer.tenant_id).in_(set(tenant_ids))))
+    return {customer.tenant_id: customer for customer in found}
+
+
+def reseller_links(
+    session: Session, reseller_id: int, customer_ids: Collection[int]
+) -> dict[int, CustomerReseller]:
+    """The reseller's links to the given customers, by customer id."""
+    if not customer_ids:
+        return {}
+    found = session.exec(
+        select(CustomerReseller)
+        .where(CustomerReseller.reseller_id == reseller_id)
+        .where(col(CustomerReseller.customer_id).in_(set(customer_ids)))
+    )
+    return {link.customer_id: link for link in found}

@@ -210,19 +210,26 @@ def create_api_token(
 
 
 def user_for_api_token(session: Session, secret: str) -> User | None:
-    """The active user owning an unrevoked token with this secret; notes when it was used."""
-    token = session.exec(select(ApiToken).where(ApiToken.token_hash == _token_hash(secret))).first()
-    if token is None or token.revoked_at is not None:
+    """The active user owning an unrevoked token with this secret; notes when it was used.
+
+    The note is left unflushed in the session (at most once a minute per token), for the
+    caller to commit.
+    """
+    found = session.exec(
+        select(ApiToken, User)
+        .join(User, col(User.id) == ApiToken.user_id)
+        .where(ApiToken.token_hash == _token_hash(secret))
+    ).first()
+    if found is None:
         return None
-    user = session.get(User, token.user_id)
-    if user is None or not user.active:
+    token, user = found
+    if token.revoked_at is not None or not user.active:
         return None
     now = utcnow()
     # Record use at most once a minute, so API calls do not all write to the token row.
     if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
         token.last_used_at = now
         session.add(token)
-        session.flush()
     return user
 
 

@@ -34,12 +34,10 @@ from app.models.imports import (
     ImportRow,
     ImportStatus,
     RowStatus,
-    column_key,
-    parse_csv,
-    template_csv,
 )
-from app.services import imports
+from app.services import bulk_import, imports
 from app.services.errors import NotFound, PermissionDenied, ValidationFailed
+from app.services.import_csv import column_key, parse_csv, template_csv
 from tests.conftest import AppFactory
 from tests.support import Users, load_users, new_tenant
 from workers import tasks
@@ -360,16 +358,16 @@ def test_a_run_that_crashes_mid_way_is_finished_by_the_next_without_duplicates(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     job_id = world.upload(csv_bytes([row() for _ in range(5)]))
-    real_submit = imports.acceptance.submit
+    real_values = bulk_import.acceptance.new_record_values
     calls = {"n": 0}
 
-    def crashing_submit(*args: Any, **kwargs: Any) -> AcceptanceRecord:
+    def crashing_values(*args: Any, **kwargs: Any) -> dict[str, Any]:
         calls["n"] += 1
-        if calls["n"] == 4:
+        if calls["n"] == 4:  # the second batch's second row
             raise RuntimeError("worker lost")
-        return real_submit(*args, **kwargs)
+        return real_values(*args, **kwargs)
 
-    monkeypatch.setattr(imports.acceptance, "submit", crashing_submit)
+    monkeypatch.setattr(bulk_import.acceptance, "new_record_values", crashing_values)
     with pytest.raises(RuntimeError):
         world.run(job_id, batch_size=2)
     # The first batch was committed; the crashed one was rolled back as a whole.
@@ -377,12 +375,13 @@ def test_a_run_that_crashes_mid_way_is_finished_by_the_next_without_duplicates(
     assert (job.status, job.rows_done, job.rows_created) == (ImportStatus.RUNNING, 2, 2)
     assert world.count(AcceptanceRecord) == 2
 
-    monkeypatch.setattr(imports.acceptance, "submit", real_submit)
+    monkeypatch.setattr(bulk_import.acceptance, "new_record_values", real_values)
     world.run(job_id, batch_size=2)
 
     job = world.job(job_id)
     assert (job.status, job.rows_created, job.rows_failed) == (ImportStatus.FINISHED, 5, 0)
     assert world.count(AcceptanceRecord) == world.count(ImportedAcceptance) == 5
+    assert world.count(Customer) == 5
 
 
 @pytest.mark.postgres
@@ -531,22 +530,30 @@ def test_a_row_the_database_refuses_fails_alone_and_the_import_goes_on(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     job_id = world.upload(csv_bytes([row(), row(), row()]))
-    real_submit = imports.acceptance.submit
+    real_insert, real_submit = bulk_import._insert, bulk_import.acceptance.submit
     calls = {"n": 0}
+
+    def refused_insert(*args: Any, **kwargs: Any) -> None:
+        real_insert(*args, **kwargs)
+        # As a database constraint would: after the batch's writes, which the savepoint undoes.
+        raise sa.exc.DataError("INSERT ...", {}, Exception("value too long"))
 
     def refusing_submit(session: Session, **kwargs: Any) -> AcceptanceRecord:
         calls["n"] += 1
         record = real_submit(session, **kwargs)
         if calls["n"] == 2:
-            # As a database constraint would: after the record's own writes, inside the row.
+            # Row by row now: after the record's own writes, inside the row's savepoint.
             raise sa.exc.DataError("INSERT ...", {}, Exception("value too long"))
         return record
 
-    monkeypatch.setattr(imports.acceptance, "submit", refusing_submit)
+    monkeypatch.setattr(bulk_import, "_insert", refused_insert)
+    monkeypatch.setattr(bulk_import.acceptance, "submit", refusing_submit)
     assert world.run(job_id).status == ImportStatus.FINISHED
 
     rows = world.rows(job_id)
     assert [r.status for r in rows] == ["created", "failed", "created"]
     assert rows[1].errors[0]["message"].startswith("This row could not be stored.")
-    # The refused row's writes were rolled back with its savepoint; the others stand.
+    # The refused batch's and row's writes were rolled back with their savepoints.
     assert world.count(AcceptanceRecord) == world.count(ImportedAcceptance) == 2
+    assert world.count(Customer) == 2
+    assert calls["n"] == 3

@@ -8,6 +8,7 @@ from sqlmodel import Session
 
 from app.models import AcceptanceRecord, Confirmation, Customer, RecordStatus, User
 from app.services import listing
+from app.services.audit import pending_events
 from app.services.customers import reseller_name_for
 from app.services.forwarding.attestations import own_live
 from app.services.transact import TransactStatus
@@ -24,13 +25,16 @@ def record_json(
     actor: User,
     customer: Customer,
     history: bool = True,
+    company: str | None = None,
 ) -> dict[str, Any]:
-    """The API representation of a record, as `actor` may see it."""
-    company = (
-        customer.company_name
-        if actor.is_provider
-        else reseller_name_for(session, customer, actor.organization_id)
-    )
+    """The API representation of a record, as `actor` may see it (`company`: the customer's
+    name as the actor knows it, when the caller has it at hand)."""
+    if company is None:
+        company = (
+            customer.company_name
+            if actor.is_provider
+            else reseller_name_for(session, customer, actor.organization_id)
+        )
     body: dict[str, Any] = {
         "id": record.public_id,
         "status": record.status,
@@ -74,6 +78,21 @@ def record_json(
             {"at": _time(event.occurred_at), "actor": event.actor_label, "action": event.action}
             for event in listing.history(session, record, viewer=actor)
         ]
+    return body
+
+
+def submitted_json(
+    session: Session, record: AcceptanceRecord, *, actor: User, customer: Customer, company: str
+) -> dict[str, Any]:
+    """The answer to a new submission: nothing to read back, the record and its whole history
+    (the events recorded in this transaction) are in hand."""
+    body = record_json(
+        session, record, actor=actor, customer=customer, history=False, company=company
+    )
+    body["history"] = [
+        {"at": _time(event.occurred_at), "actor": event.actor_label, "action": event.action}
+        for event in pending_events(session, subject_type="acceptance", subject_id=record.public_id)
+    ]
     return body
 
 

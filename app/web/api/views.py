@@ -13,14 +13,14 @@ from sqlalchemy.orm.exc import StaleDataError
 from app.context import current_settings as settings
 from app.db import get_session
 from app.extensions import csrf
-from app.models import AcceptanceRecord, RecordStatus, Source
+from app.models import AcceptanceRecord, Customer, RecordStatus, Source
 from app.models.acceptance_input import normalize_tenant_id, parse_submission
 from app.models.org import PROVIDER_ROLES, RESELLER_ROLES, Role
 from app.security.permissions import actor, api_roles_required
 from app.security.scoping import get_customer, get_customer_by_tenant, get_record
 from app.services import acceptance, idempotency, listing, review, transact
 from app.services.errors import DomainError, NotFound, ValidationFailed
-from app.web.api.serializers import record_json, transact_json
+from app.web.api.serializers import record_json, submitted_json, transact_json
 from app.web.helpers import decode_cursor, encode_cursor
 from workers.dispatch import enqueue_forwarding
 
@@ -104,8 +104,10 @@ def create_acceptance() -> Any:
         source=Source.API,
         default_country=settings().default_phone_region,
     )
-    customer = get_customer(db, user, record.customer_id)
-    payload = record_json(db, record, actor=user, customer=customer)
+    customer = db.get_one(Customer, record.customer_id)  # registered by this user just now
+    payload = submitted_json(
+        db, record, actor=user, customer=customer, company=data.customer.company_name
+    )
     if key is not None:
         idempotency.remember(
             db, user=user, key=key, request_fingerprint=fingerprint, status_code=201, body=payload

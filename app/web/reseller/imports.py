@@ -28,11 +28,11 @@ from app.models.imports import (
     ImportStatus,
     RowStatus,
     stored_message,
-    template_csv,
 )
 from app.models.org import RESELLER_ROLES, Role
 from app.security.permissions import actor
 from app.services import imports
+from app.services.import_csv import template_csv
 from app.web.errors import MESSAGES
 from app.web.helpers import attempt
 from app.web.reseller.views import bp, reseller_only
