@@ -5,6 +5,12 @@ reads and then writes can otherwise fail at once with "database is locked" when 
 wrote in between, whatever the busy timeout. Sessions that only read (web pages answering GET)
 begin deferred instead, so they never wait for writers nor make writers wait. PostgreSQL uses
 row locks where the services ask.
+
+The PostgreSQL pool holds as many connections as the process runs threads that use the database
+(`pool_size_for`): a Celery worker with 32 threads and a pool of 5 would make 27 threads wait,
+or open and close overflow connections all the time. The worker passes its concurrency as the
+`DB_POOL_SIZE` setting (workers/celery_app.py); docs/OPERATIONS.md sums the connections every
+process may open against PostgreSQL's `max_connections`.
 """
 
 from __future__ import annotations
@@ -19,6 +25,24 @@ from sqlmodel import Session
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 READ_ONLY_OPTION = "intake_read_only"
+# SQLAlchemy's defaults, right for a web process of a few threads.
+DEFAULT_POOL_SIZE = 5
+DEFAULT_MAX_OVERFLOW = 10
+# Flask config key: the number of threads of this process that use the database.
+POOL_SIZE_KEY = "DB_POOL_SIZE"
+
+
+def pool_size_for(threads: int | None) -> tuple[int, int]:
+    """(pool_size, max_overflow) for a process running `threads` database-using threads.
+
+    One kept connection per thread, so none waits for another's and none is opened per task;
+    a small overflow covers the rare second connection of a thread (e.g. storing a rotated
+    refresh token) and the worker's own housekeeping. None or fewer threads than the default
+    pool keep SQLAlchemy's defaults.
+    """
+    if threads is None or threads <= DEFAULT_POOL_SIZE:
+        return DEFAULT_POOL_SIZE, DEFAULT_MAX_OVERFLOW
+    return threads, 4
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -33,8 +57,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     if "poolclass" not in kwargs:
-        kwargs.setdefault("pool_size", 5)
-        kwargs.setdefault("max_overflow", 10)
+        kwargs.setdefault("pool_size", DEFAULT_POOL_SIZE)
+        kwargs.setdefault("max_overflow", DEFAULT_MAX_OVERFLOW)
     return create_engine(url, **kwargs)
 
 
@@ -80,8 +104,16 @@ def session_scope(engine: Engine) -> Iterator[Session]:
 
 
 def init_app(app: Flask, url: str) -> None:
-    """Create this process's engine and close the request's session at teardown."""
-    app.extensions["db_engine"] = make_engine(url)
+    """Create this process's engine and close the request's session at teardown.
+
+    The pool is sized for `app.config["DB_POOL_SIZE"]` threads when set (SQLite ignores it).
+    """
+    kwargs: dict[str, Any] = {}
+    if not url.startswith("sqlite"):
+        threads = app.config.get(POOL_SIZE_KEY)
+        pool_size, max_overflow = pool_size_for(int(threads) if threads else None)
+        kwargs = {"pool_size": pool_size, "max_overflow": max_overflow}
+    app.extensions["db_engine"] = make_engine(url, **kwargs)
     app.teardown_appcontext(_close_session)
 
 

@@ -6,15 +6,21 @@ from the environment on first use; the web process binds its own app in `create_
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any
 
 from celery import Celery, Task
+from celery.signals import celeryd_after_setup
 from flask import Flask
 
 from app.config import Settings
+from app.db import POOL_SIZE_KEY
 
 REDIS_SOCKET_TIMEOUT_SECONDS = 3.0
+# Loggers that log every upstream HTTP request at INFO: three lines a record, each through the
+# redaction filter. The worker keeps their warnings; `--loglevel DEBUG` keeps everything.
+CHATTY_HTTP_LOGGERS = ("httpx", "httpcore")
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
@@ -85,6 +91,35 @@ celery_app.config_from_object("workers.celeryconfig")  # lazy: read on first use
 
 _bound: dict[str, Flask] = {}
 _lock = threading.Lock()
+# What this worker process runs with, noted when the worker starts (`_worker_started`).
+_worker: dict[str, int] = {}
+
+
+@celeryd_after_setup.connect
+def _worker_started(instance: Any = None, **_kwargs: Any) -> None:
+    """Note the worker's threads (the database pool is sized for them) and quiet httpx."""
+    concurrency = getattr(instance, "concurrency", None)
+    pool = getattr(instance, "pool_cls", None)
+    # Only the threads pool runs `concurrency` tasks in this process; prefork children run one.
+    threaded = "thread" in f"{getattr(pool, '__module__', '')}.{getattr(pool, '__name__', pool)}"
+    if threaded and isinstance(concurrency, int) and concurrency > 0:
+        _worker["concurrency"] = concurrency
+    quiet_http_logging(getattr(instance, "loglevel", None))
+
+
+def quiet_http_logging(loglevel: int | str | None) -> None:
+    """Log httpx/httpcore at WARNING, unless the worker runs at DEBUG (`--loglevel DEBUG`)."""
+    level = logging.getLevelName(loglevel) if isinstance(loglevel, str) else loglevel
+    if isinstance(level, int) and level <= logging.DEBUG:
+        return
+    for name in CHATTY_HTTP_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def worker_config() -> dict[str, Any]:
+    """Settings overrides for the app a worker process builds: the pool for its threads."""
+    concurrency = _worker.get("concurrency")
+    return {POOL_SIZE_KEY: concurrency} if concurrency else {}
 
 
 def init_celery(app: Flask) -> None:
@@ -111,7 +146,7 @@ def flask_app() -> Flask:
             if app is None:
                 from app import create_app
 
-                app = create_app()
+                app = create_app(worker_config())
     return app
 
 

@@ -13,6 +13,9 @@ the attestation) and get a `Step`, or a `Transient` / `Rejected` / `AuthFailed` 
 from __future__ import annotations
 
 import re
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date
 
 from app.partner_center import enhanced_wire as wire
@@ -38,7 +41,7 @@ from app.partner_center.gateway_types import (
     Step,
     StepKind,
 )
-from app.partner_center.ratelimit import RateLimiter
+from app.partner_center.ratelimit import NoLimit, RateLimiter
 
 __all__ = [
     "CUSTOMER_AGREEMENT",
@@ -61,6 +64,9 @@ __all__ = [
 FLOWS = ("legacy", "enhanced")
 
 _NON_DIGITS = re.compile(r"\D")
+# Threads that run the direct-acceptance read beside the agreements read (`_GatewayBase._ask`);
+# created only when needed, so a worker with n threads ends up with at most n of them.
+ASK_THREADS = 64
 
 
 def same_contact(a: Contact, b: Contact) -> bool:
@@ -120,8 +126,11 @@ def _sent(
 class _GatewayBase:
     """What both flows share: the client, the reads of templates and documents, and close."""
 
-    def __init__(self, client: PartnerCenterClient) -> None:
+    def __init__(self, client: PartnerCenterClient, *, parallel_reads: bool = True) -> None:
         self._client = client
+        self._parallel_reads = parallel_reads
+        self._reader: ThreadPoolExecutor | None = None
+        self._reader_lock = threading.Lock()
 
     def current_templates(self, agreement_type: str) -> list[AgreementMetadata]:
         """The templates Partner Center lists for `agreement_type`."""
@@ -134,7 +143,11 @@ class _GatewayBase:
         return self._client.get_agreement_document(template_id, country=country, language=language)
 
     def close(self) -> None:
-        """Close the underlying client."""
+        """Close the underlying client (and the threads of the parallel reads)."""
+        with self._reader_lock:
+            reader, self._reader = self._reader, None
+        if reader is not None:
+            reader.shutdown(wait=True)
         self._client.close()
 
     def _ask(self, request: ConfirmationRequest) -> ConfirmationOutcome | None:
@@ -142,7 +155,13 @@ class _GatewayBase:
 
         A re-confirmation (`request.reconfirm`) is covered only by a confirmation with our own
         contact: another contact's entry or the customer's direct acceptance does not count.
+
+        The two reads go out together (one upstream round trip instead of two) and their
+        answers are weighed in the same order as ever: the agreements read first, its errors
+        first; the direct-acceptance status only counts (and only its errors) when the
+        agreements do not cover the version.
         """
+        direct = self._direct_signed(request)
         template_id = request.template_id.strip().lower()
         held = [
             item
@@ -155,11 +174,7 @@ class _GatewayBase:
             outcome = _covered(request, held)
             if not (request.reconfirm and outcome.kind == OutcomeKind.UPSTREAM):
                 return outcome
-        if (
-            not request.reconfirm
-            and request.agreement_type == CUSTOMER_AGREEMENT
-            and self._client.get_direct_signed_status(request.customer_tenant_id)
-        ):
+        if direct is not None and direct():
             return ConfirmationOutcome(
                 kind=OutcomeKind.DIRECT,
                 date_agreed=None,
@@ -170,6 +185,26 @@ class _GatewayBase:
                 ),
             )
         return None
+
+    def _direct_signed(self, request: ConfirmationRequest) -> Callable[[], bool] | None:
+        """The direct-acceptance status when this request needs it: a call that answers it.
+
+        With parallel reads the read starts now and the call waits for its answer (or raises
+        its error); otherwise the call makes the read.
+        """
+        if request.reconfirm or request.agreement_type != CUSTOMER_AGREEMENT:
+            return None
+        tenant = request.customer_tenant_id
+        if not self._parallel_reads:
+            return lambda: self._client.get_direct_signed_status(tenant)
+        answer: Future[bool] = self._reads().submit(self._client.get_direct_signed_status, tenant)
+        return answer.result
+
+    def _reads(self) -> ThreadPoolExecutor:
+        with self._reader_lock:
+            if self._reader is None:
+                self._reader = ThreadPoolExecutor(ASK_THREADS, thread_name_prefix="pc-read")
+            return self._reader
 
 
 class LegacyGateway(_GatewayBase):
@@ -219,9 +254,13 @@ class EnhancedGateway(_GatewayBase):
     uses_attestations = True
 
     def __init__(
-        self, client: PartnerCenterClient, *, acceptance_base_url: str = ACCEPTANCE_BASE_URL
+        self,
+        client: PartnerCenterClient,
+        *,
+        acceptance_base_url: str = ACCEPTANCE_BASE_URL,
+        parallel_reads: bool = True,
     ) -> None:
-        super().__init__(client)
+        super().__init__(client, parallel_reads=parallel_reads)
         self._acceptance_base_url = acceptance_base_url
 
     def confirm(self, request: ConfirmationRequest) -> ConfirmationOutcome:
@@ -375,7 +414,10 @@ def build_gateway(
 ) -> Gateway:
     """The gateway for `flow` ("legacy" or "enhanced"; ValueError otherwise).
 
-    `rate_limiter` paces every HTTP request of its client (none by default).
+    `rate_limiter` paces every HTTP request of its client (none by default). Without a cap the
+    ask step's two reads go out together (latency is what limits a worker then); under a cap
+    they go one by one, so that a version the first read finds covered costs no second request
+    (requests are what limit it then).
     `acceptance_base_url` is where the enhanced flow's acceptance links point (Microsoft's page
     by default; the fake's `<fake>/mca/` in development); the legacy flow ignores it.
     """
@@ -384,8 +426,11 @@ def build_gateway(
     client = PartnerCenterClient(
         base_url, token_provider, timeout=timeout, rate_limiter=rate_limiter
     )
+    parallel_reads = rate_limiter is None or isinstance(rate_limiter, NoLimit)
     if flow == "enhanced":
         return EnhancedGateway(
-            client, acceptance_base_url=acceptance_base_url or ACCEPTANCE_BASE_URL
+            client,
+            acceptance_base_url=acceptance_base_url or ACCEPTANCE_BASE_URL,
+            parallel_reads=parallel_reads,
         )
-    return LegacyGateway(client)
+    return LegacyGateway(client, parallel_reads=parallel_reads)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import math
-import random
 import threading
 import time
 from collections.abc import Callable
@@ -35,12 +34,15 @@ DEFAULT_KEY = "intake:upstream-rate"
 # 10/s can give 0.9999999999999998 tokens and cost a needless extra sleep.
 _EPSILON = 1e-9
 
-# GCRA (the generic cell rate algorithm, a token bucket that stores one number): the key holds
-# the theoretical arrival time (TAT) of the next request, in microseconds of Redis server time,
-# so the clocks of the workers' machines play no part. A request may go when
-# TAT + interval - burst * interval <= now; it then moves TAT on by one interval. A missing key
-# reads as TAT = now (a full bucket), so the key only has to live until its TAT has passed.
-# ARGV: interval (µs per request), burst. Returns 0 when the request may go, else the µs to wait.
+# GCRA (the generic cell rate algorithm, a token bucket that stores one number) with
+# reservations: the key holds the theoretical arrival time (TAT) of the next free slot, in
+# microseconds of Redis server time, so the clocks of the workers' machines play no part. Each
+# call takes the next slot, at max(TAT, now) - (burst - 1) * interval, moves TAT on by one
+# interval and answers how long to wait for that slot. A waiting request never asks again: the
+# slots go out exactly one interval apart whatever the number of waiting threads, none is lost
+# between two polls, and each request costs one Redis call. A missing key reads as TAT = now (a
+# full bucket), so the key only has to live until its TAT has passed.
+# ARGV: interval (µs per request), burst. Returns the µs to wait for the slot taken (0: go now).
 _GCRA_LUA = """
 if redis.replicate_commands then
   -- Redis < 5 refuses a write after TIME unless effects are replicated; a no-op since 7.
@@ -55,14 +57,20 @@ if tat == nil or tat < now then
   tat = now
 end
 local new_tat = tat + interval
-local allow_at = new_tat - burst * interval
-if allow_at > now then
-  return math.ceil(allow_at - now)
-end
 local ttl_ms = math.ceil((new_tat - now) / 1000) + 1000
 redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX', string.format('%d', ttl_ms))
-return 0
+local wait = tat - (burst - 1) * interval - now
+if wait <= 0 then
+  return 0
+end
+return math.ceil(wait)
 """
+
+# `build_rate_limiter` paces at this share of the configured cap. A request leaves a little
+# after its slot (its thread wakes late on a busy machine, then builds the request): paced at
+# exactly the cap, one late request can make cap + 2 arrive within one second; 5 % under it, a
+# late request still leaves every one-second window within cap + 1.
+PACING_SHARE = 0.95
 
 
 # What makes Redis unusable: outages and timeouts (RedisError, OSError), and URL options redis-py
@@ -144,13 +152,12 @@ class LocalRateLimiter:
 class RedisRateLimiter:
     """One GCRA bucket in Redis shared by every process on every machine using `key`.
 
-    Each `acquire` runs an atomic Lua script (EVALSHA, loaded on first use) that either lets the
-    request go or says how long to wait; the caller sleeps that long (at most `max_sleep`, plus
-    up to 10 % jitter so that waiting workers do not all ask again at the same instant) and asks
-    again. When Redis fails, requests are paced by a `LocalRateLimiter` at the same rate (a
-    warning is logged once per outage) and Redis is tried again after `retry_redis_after`
-    seconds. A Redis outage stops nothing; while it lasts the cap holds per process, not for
-    all processes together.
+    Each `acquire` runs an atomic Lua script (EVALSHA, loaded on first use) that takes the next
+    free slot and says how long to wait for it; the caller sleeps that long and goes, without
+    asking again (see `_GCRA_LUA`). When Redis fails, requests are paced by a
+    `LocalRateLimiter` at the same rate (a warning is logged once per outage) and Redis is tried
+    again after `retry_redis_after` seconds. A Redis outage stops nothing; while it lasts the
+    cap holds per process, not for all processes together.
     """
 
     def __init__(
@@ -162,7 +169,6 @@ class RedisRateLimiter:
         burst: int | None = None,
         socket_timeout: float = 1.0,
         retry_redis_after: float = 30.0,
-        max_sleep: float = 1.0,
         clock: Clock = time.monotonic,
         sleep: Sleep = time.sleep,
     ) -> None:
@@ -172,7 +178,6 @@ class RedisRateLimiter:
         # Whole microseconds keep the value stored in Redis an exact integer.
         self._interval_us = max(1, round(1_000_000 / self.rate))
         self._retry_redis_after = retry_redis_after
-        self._max_sleep = max_sleep
         self._clock = clock
         self._sleep = sleep
         # Short timeouts and a single immediate retry (for a pooled connection Redis dropped):
@@ -195,22 +200,19 @@ class RedisRateLimiter:
             return self._down_until is not None
 
     def acquire(self) -> None:
-        """Wait for the shared bucket; on a Redis failure, for the local one."""
-        while True:
-            if self._redis_resting():
-                self._fallback.acquire()
-                return
-            try:
-                wait_us = int(self._script(keys=[self.key], args=[self._interval_us, self.burst]))
-            except _REDIS_FAILURES as exc:
-                self._redis_failed(exc)
-                self._fallback.acquire()
-                return
-            self._redis_worked()
-            if wait_us <= 0:
-                return
-            delay = min(wait_us / 1_000_000, self._max_sleep)
-            self._sleep(delay + random.uniform(0, delay * 0.1))
+        """Take a slot in the shared bucket and wait for it; on a Redis failure, the local one."""
+        if self._redis_resting():
+            self._fallback.acquire()
+            return
+        try:
+            wait_us = int(self._script(keys=[self.key], args=[self._interval_us, self.burst]))
+        except _REDIS_FAILURES as exc:
+            self._redis_failed(exc)
+            self._fallback.acquire()
+            return
+        self._redis_worked()
+        if wait_us > 0:
+            self._sleep(wait_us / 1_000_000)
 
     def close(self) -> None:
         """Close the Redis connections."""
@@ -244,9 +246,13 @@ class RedisRateLimiter:
 
 
 def build_rate_limiter(*, rate: float, redis_url: str | None) -> RateLimiter:
-    """The limiter for the settings: none for rate <= 0, Redis when a URL is set, else local."""
+    """The limiter for the settings: none for rate <= 0, Redis when a URL is set, else local.
+
+    The cap `rate` is paced at `PACING_SHARE` of itself (see there).
+    """
     if not rate > 0:
         return NoLimit()
+    paced = rate * PACING_SHARE
     if redis_url:
-        return RedisRateLimiter(redis_url, rate)
-    return LocalRateLimiter(rate)
+        return RedisRateLimiter(redis_url, paced)
+    return LocalRateLimiter(paced)

@@ -21,6 +21,7 @@ from app.partner_center.fake_models import CUSTOMER_AGREEMENT, CUSTOMER_TEMPLATE
 from app.partner_center.fake_server import FakeServer
 from app.partner_center.gateway import ConfirmationRequest, OutcomeKind, build_gateway
 from app.partner_center.ratelimit import (
+    PACING_SHARE,
     LocalRateLimiter,
     NoLimit,
     RateLimiter,
@@ -152,7 +153,7 @@ def test_build_rate_limiter_picks_by_the_settings() -> None:
     assert isinstance(build_rate_limiter(rate=0, redis_url="redis://127.0.0.1:6379/0"), NoLimit)
     local = build_rate_limiter(rate=5, redis_url=None)
     assert isinstance(local, LocalRateLimiter)
-    assert local.rate == 5
+    assert local.rate == pytest.approx(5 * PACING_SHARE)  # a little under the cap, see there
     shared = build_rate_limiter(rate=5, redis_url=CLOSED_PORT_URL)  # connects on first use only
     assert isinstance(shared, RedisRateLimiter)
     shared.close()
@@ -387,3 +388,83 @@ def test_the_worker_gateway_is_capped_by_the_settings(
         elapsed = time.monotonic() - start
     # One at once, then one every 0.1 s.
     assert elapsed >= 0.3 - 0.01
+
+
+# --- reservations: one Redis call per request, slots exactly one interval apart ------------------
+
+
+def test_each_request_takes_the_next_slot_with_one_redis_call(
+    redis_url: str, make_redis_limiter: MakeRedisLimiter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rate = 20.0
+    waits: list[float] = []
+    # No real sleep: the waits are the slots handed out, read against Redis's own clock.
+    limiter = make_redis_limiter(
+        redis_url, rate, key=f"test:rate:{uuid.uuid4().hex}", sleep=waits.append
+    )
+    calls = 0
+    real_script = limiter._script
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        return real_script(*args, **kwargs)
+
+    monkeypatch.setattr(limiter, "_script", counted)
+    start = time.monotonic()
+    for _ in range(10):
+        limiter.acquire()
+    elapsed = time.monotonic() - start
+
+    assert calls == 10  # a waiting request never asks again
+    # The first goes at once; the n-th waits for slot n, counted from the first call.
+    slots = [0.0, *waits]
+    assert len(slots) == 10
+    for n, wait in enumerate(slots[1:], start=1):
+        assert n / rate - elapsed - 0.005 <= wait <= n / rate + 0.005, (n, wait)
+
+
+def test_many_waiting_threads_lose_no_slot_and_keep_the_cap(
+    redis_url: str, make_redis_limiter: MakeRedisLimiter
+) -> None:
+    rate, seconds = 20.0, 1.5
+    limiter = make_redis_limiter(redis_url, rate, key=f"test:rate:{uuid.uuid4().hex}")
+    start = time.monotonic()
+
+    stamps = hammer([limiter], threads_each=16, seconds=seconds)
+
+    assert_within_cap(stamps, start, rate, 1)
+    # Every slot of the period is used (the last thread may still wait for one past the end).
+    assert len(stamps) >= 0.9 * rate * seconds
+
+
+def test_the_settings_cap_is_paced_a_little_under_itself() -> None:
+    local = build_rate_limiter(rate=20, redis_url=None)
+    assert isinstance(local, LocalRateLimiter)
+    assert local.rate == pytest.approx(20 * PACING_SHARE)
+    assert 0.9 < PACING_SHARE < 1
+    shared = build_rate_limiter(rate=20, redis_url="redis://127.0.0.1:1/0")
+    assert isinstance(shared, RedisRateLimiter)
+    try:
+        assert shared.rate == pytest.approx(20 * PACING_SHARE)
+    finally:
+        shared.close()
+
+
+def test_reads_go_out_together_only_without_a_cap() -> None:
+    def parallel(limiter: RateLimiter | None) -> bool:
+        gw = build_gateway(
+            base_url="http://127.0.0.1:9",
+            flow="legacy",
+            token_provider=StaticTokenProvider(TOKEN),
+            timeout=1.0,
+            rate_limiter=limiter,
+        )
+        try:
+            return bool(gw._parallel_reads)  # type: ignore[attr-defined]
+        finally:
+            gw.close()
+
+    assert parallel(None)
+    assert parallel(NoLimit())
+    assert not parallel(LocalRateLimiter(20))

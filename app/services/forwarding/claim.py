@@ -29,7 +29,6 @@ from app.services.forwarding.state import (
     Claim,
     ClaimKind,
     ClaimResult,
-    active_confirmation,
     audit_record,
     covered_reason,
     defer,
@@ -99,12 +98,10 @@ def claim(
         )
         return ClaimResult(ClaimKind.SETTLED, status=record.status)
 
-    entry = active_confirmation(
-        session,
-        customer_id=customer.id or 0,
-        agreement_type=record.agreement_type,
-        template_id=record.template_id,
-    )
+    # One read of the version's ledger entries answers both "covered already?" and "is this a
+    # re-confirmation?" (an entry superseded or revoked before).
+    entries = _ledger_entries(session, record)
+    entry = next((e for e in entries if e.state == ConfirmationState.ACTIVE), None)
     if entry is not None:
         ours = entry.record_id == record.id
         attestations.close_live(session, record, AttestationStatus.CANCELLED, now)
@@ -173,7 +170,7 @@ def claim(
             phone_number=record.contact_phone,
         ),
         request_id=record.pending_request_id,
-        reconfirm=_reconfirming(session, record),
+        reconfirm=any(e.state != ConfirmationState.ACTIVE for e in entries),
     )
     return ClaimResult(
         ClaimKind.CLAIMED,
@@ -245,18 +242,18 @@ def _unanswered_siblings(
     return now + timedelta(seconds=LAPSED_RECHECK_SECONDS), wake
 
 
-def _reconfirming(session: Session, record: AcceptanceRecord) -> bool:
-    """True when this version was confirmed before and that entry was superseded or revoked.
+def _ledger_entries(session: Session, record: AcceptanceRecord) -> list[Confirmation]:
+    """The ledger's entries for the record's customer, agreement type and version, any state.
 
-    Partner Center still lists the old confirmation; it must not count as "already covered".
+    At most one is active (a unique index says so); a superseded or revoked one means the
+    version was confirmed before, and Partner Center still lists that old confirmation: it
+    must not count as "already covered" (a re-confirmation).
     """
-    return (
+    return list(
         session.exec(
-            select(Confirmation.id)
+            select(Confirmation)
             .where(Confirmation.customer_id == record.customer_id)
             .where(Confirmation.agreement_type == record.agreement_type)
             .where(Confirmation.template_id == record.template_id)
-            .where(Confirmation.state != ConfirmationState.ACTIVE)
-        ).first()
-        is not None
+        )
     )

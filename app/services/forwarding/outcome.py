@@ -74,13 +74,13 @@ def record_outcome(
         session.add(customer)
     reason = covered_reason(entry, ours=ours) if not ours else outcome.detail
     close_live(session, record, AttestationStatus.FINALIZED, now)
+    # Answered: no request is pending any more (written by the same UPDATE as the status).
+    record.pending_request_id = None
     settle(session, record, status=status, reason=reason, now=now, confirmation=entry)
     # The provider's requests for a new acceptance of this customer are answered.
     close_requests_for_customer(
         session, customer_id=record.customer_id, template_id=entry.template_id, now=now
     )
-    record.pending_request_id = None
-    session.add(record)
     return RecordResult(status=status.value, wake=release_waiting(session, record, now))
 
 

@@ -76,12 +76,17 @@ def lock_customer(session: Session, customer_id: int) -> Customer:
 
 def locked_record(session: Session, record_id: int) -> tuple[AcceptanceRecord, Customer] | None:
     """The record and its customer, read after taking the customer's lock; None if gone."""
-    record = session.get(AcceptanceRecord, record_id)
+    # The lock comes first, found through the record (a record never changes customer); the
+    # record is read only once it is held: another worker may have moved it until then.
+    owner = select(AcceptanceRecord.customer_id).where(AcceptanceRecord.id == record_id)
+    customer = session.exec(
+        select(Customer).where(Customer.id == owner.scalar_subquery()).with_for_update()
+    ).first()
+    if customer is None:
+        return None
+    record = session.get(AcceptanceRecord, record_id, populate_existing=True)
     if record is None:
         return None
-    customer = lock_customer(session, record.customer_id)
-    # Re-read under the lock: another worker may have moved it since the first read.
-    session.refresh(record)
     return record, customer
 
 
