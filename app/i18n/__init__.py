@@ -56,17 +56,19 @@ def valid_time_zone(name: str) -> bool:
     return True
 
 
-def local_time(value: datetime | None) -> str:
+def local_time(value: datetime | None, zone: str | None = None) -> str:
     """A stored UTC time in the user's zone: '2026-11-25 15:04 UTC', '2026-11-26 00:04 KST'.
 
     The numeric form reads the same in both languages and sorts; the zone's abbreviation says
-    which clock it is.
+    which clock it is. A list passes `zone` (select_timezone() once) rather than have each row
+    look the user's zone up again.
     """
     if value is None:
         return "—"
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    zone = select_timezone() if has_request_context() else "UTC"
+    if zone is None:
+        zone = select_timezone() if has_request_context() else "UTC"
     local = value.astimezone(ZoneInfo(zone))
     return f"{local.strftime('%Y-%m-%d %H:%M')} {local.tzname() or zone}"
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from weakref import WeakKeyDictionary
 
-from sqlalchemy import String, and_, cast, func, or_
+from sqlalchemy import Pool, Row, Select, String, cast, func, tuple_
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -109,17 +112,126 @@ def records_page_query(
         query = query.where(cast(col(AcceptanceRecord.flags), String) != "[]")
     created, rid = col(AcceptanceRecord.created_at), col(AcceptanceRecord.id)
     if after is not None:
-        at, after_id = after
-        if oldest_first:
-            query = query.where(or_(created > at, and_(created == at, rid > after_id)))
-        else:
-            query = query.where(or_(created < at, and_(created == at, rid < after_id)))
+        # The row-value form is an index condition on (created_at, id) whatever the plan (a
+        # generic plan turns `a > x OR (a = x AND b > y)` into a filter from the list's start,
+        # which grows with the depth); PostgreSQL and SQLite both compare row values.
+        key = tuple_(created, rid)
+        query = query.where(key > after if oldest_first else key < after)
     order = (created.asc(), rid.asc()) if oldest_first else (created.desc(), rid.desc())
     return query.order_by(*order).limit(limit + 1)
 
 
+# What a row of the review queue shows: the record's columns it needs, its customer's register
+# name and tenant, and its reseller's name (no full records: lists read fifteen columns, not forty).
+QUEUE_COLUMNS: tuple[Any, ...] = (
+    col(AcceptanceRecord.id),
+    col(AcceptanceRecord.public_id),
+    col(AcceptanceRecord.customer_id),
+    col(AcceptanceRecord.reseller_id),
+    col(AcceptanceRecord.status),
+    col(AcceptanceRecord.flags),
+    col(AcceptanceRecord.date_agreed),
+    col(AcceptanceRecord.contact_first_name),
+    col(AcceptanceRecord.contact_last_name),
+    col(AcceptanceRecord.contact_email),
+    col(AcceptanceRecord.created_at),
+    col(AcceptanceRecord.submitted_at),
+    col(Customer.company_name),
+    col(Customer.tenant_id),
+    col(Organization.name).label("reseller_name"),
+)
+
+
+@dataclass(frozen=True)
+class RowPage:
+    """One page of list rows (named columns, see QUEUE_COLUMNS) and the next page's cursor."""
+
+    items: list[Row[Any]]
+    next_after: tuple[datetime, int] | None
+
+
+def queue_page(
+    session: Session,
+    *,
+    actor: User,
+    filters: RecordFilter,
+    after: tuple[datetime, int] | None = None,
+    limit: int = 50,
+) -> RowPage:
+    """A page of the review queue, oldest first, in one statement: the visible records joined
+    with their customer's register name and their reseller's name; keyset pagination."""
+    query = queue_page_query(actor=actor, filters=filters, after=after, limit=limit)
+    rows = list(session.execute(query))
+    next_after = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_after = (rows[-1].created_at, rows[-1].id)
+    return RowPage(items=rows, next_after=next_after)
+
+
+def queue_page_query(
+    *,
+    actor: User,
+    filters: RecordFilter,
+    after: tuple[datetime, int] | None = None,
+    limit: int = 50,
+) -> Select[Any]:
+    """The SELECT of one queue page: records_page_query's rows (oldest first) as QUEUE_COLUMNS,
+    the customer and the reseller joined by their primary keys."""
+    return (
+        records_page_query(
+            actor=actor, filters=filters, after=after, limit=limit, oldest_first=True
+        )
+        .with_only_columns(*QUEUE_COLUMNS)
+        .join_from(
+            AcceptanceRecord, Customer, col(Customer.id) == col(AcceptanceRecord.customer_id)
+        )
+        .join_from(
+            AcceptanceRecord,
+            Organization,
+            col(Organization.id) == col(AcceptanceRecord.reseller_id),
+        )
+    )
+
+
+@dataclass(frozen=True)
+class FilterChoices:
+    """The choices of a list's reseller and agreement version filters."""
+
+    resellers: tuple[tuple[int, str], ...]  # (id, name), by name
+    versions: tuple[tuple[str, bool], ...]  # (template id, current), as agreements.all_templates
+
+
+# Filter choices change when an administrator adds a reseller or an agreement version: rarely.
+# Each process keeps them this long rather than reading them on every page of every list.
+CHOICES_TTL_SECONDS = 30.0
+# Keyed by the connection pool: a page's session is bound to a per-request view of the engine
+# (execution options), which shares its engine's pool; each app (and test) has its own.
+_choices: WeakKeyDictionary[Pool, tuple[float, FilterChoices]] = WeakKeyDictionary()
+_choices_lock = threading.Lock()
+
+
+def filter_choices(session: Session, *, now: float | None = None) -> FilterChoices:
+    """The resellers and agreement versions to filter by, read at most every
+    CHOICES_TTL_SECONDS per process and database (a new one shows up within that time)."""
+    pool = session.get_bind().engine.pool
+    moment = time.monotonic() if now is None else now
+    with _choices_lock:
+        cached = _choices.get(pool)
+    if cached is not None and moment - cached[0] < CHOICES_TTL_SECONDS:
+        return cached[1]
+    choices = FilterChoices(
+        resellers=tuple((org.id or 0, org.name) for org in resellers(session)),
+        versions=tuple((t.template_id, t.current) for t in agreements.all_templates(session)),
+    )
+    with _choices_lock:
+        _choices[pool] = (moment, choices)
+    return choices
+
+
 def status_counts(session: Session, *, actor: User) -> dict[str, int]:
-    """How many visible records are in each status."""
+    """How many visible records are in each status (a count over the actor's whole share of the
+    table: for dashboards, not for every page of a list)."""
     query = select(AcceptanceRecord.status, func.count()).group_by(AcceptanceRecord.status)
     if not actor.is_provider:
         query = query.where(AcceptanceRecord.reseller_id == actor.organization_id)
@@ -324,8 +436,8 @@ def list_customers(
     if filters.withdrawn_only:
         query = query.where(col(Customer.withdrawn_at).is_not(None))
     if after is not None:
-        after_name, after_id = after
-        query = query.where(or_(name > after_name, and_(name == after_name, key > after_id)))
+        # A row value, as for records: always an index condition on (name, id).
+        query = query.where(tuple_(name, key) > after)
     rows = list(session.exec(query.order_by(name, key).limit(limit + 1)))
     more = len(rows) > limit
     rows = rows[:limit]

@@ -3,21 +3,28 @@ keyset cursors of lists ordered by name.
 
 Every filter is optional; a value that cannot be read is dropped with a message saying why
 (flashed), so a list always answers.
+
+Also what a list's rows share, worked out once a page rather than once a row: status labels,
+the detail link's prefix, the viewer's clock.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from functools import partial
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import flash, request
+from flask import flash, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
-from app.i18n import select_timezone
+from app.i18n import local_time, select_timezone
 from app.models import RecordStatus
 from app.services.listing import CustomerFilter, RecordFilter
 from app.services.search import as_tenant_id
@@ -135,3 +142,35 @@ def query_args() -> dict[str, str]:
     args = request.args.to_dict()
     args.pop("after", None)
     return args
+
+
+# The catalogues do not change while a process runs: each language's labels are made once.
+_status_labels: dict[str, dict[str, str]] = {}
+
+
+def status_labels() -> dict[str, str]:
+    """Each status's label in the request's language, by value (a list looks labels up here,
+    not through gettext once per row and option)."""
+    language = str(get_locale() or "en")
+    labels = _status_labels.get(language)
+    if labels is None:
+        labels = {status.value: str(_(status.label)) for status in RecordStatus}
+        _status_labels[language] = labels
+    return labels
+
+
+def link_prefix(endpoint: str, key: str) -> str:
+    """The URL of `endpoint` without the value of its last part `key`, for rows to append their
+    id to: url_for once per page, not once per row (ids are hex: nothing to quote)."""
+    marker = "0"
+    values: dict[str, Any] = {key: marker}
+    url = url_for(endpoint, **values)
+    if not url.endswith("/" + marker):
+        raise ValueError(f"{endpoint}'s URL does not end with <{key}>")
+    return url[: -len(marker)]
+
+
+def page_clock() -> Callable[[datetime | None], str]:
+    """The `time` filter for a page's rows (app.i18n.local_time): the viewer's zone is looked up
+    once for the page, not once per row."""
+    return partial(local_time, zone=select_timezone())

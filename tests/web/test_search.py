@@ -97,13 +97,13 @@ def test_queue_filters_by_dates_version_and_customer_and_pages_by_key(
     assert "From must be a date" in page
     assert "Minji Paged2" in page  # an unreadable filter is dropped, the list still answers
     # Keyset pages: the "Next page" link carries the filters and a cursor, never an offset.
-    original = views.listing.list_records
+    original = views.listing.queue_page
 
     def small(*args: object, **kwargs: object) -> object:
         kwargs["limit"] = 2
         return original(*args, **kwargs)  # type: ignore[arg-type]
 
-    views.listing.list_records = small  # type: ignore[assignment]
+    views.listing.queue_page = small  # type: ignore[assignment]
     try:
         first = text(reviewer, "/review/?status=submitted")
         link = re.search(r'href="(/review/\?[^"]*after=[^"]+)"', first)
@@ -112,7 +112,7 @@ def test_queue_filters_by_dates_version_and_customer_and_pages_by_key(
         assert "offset" not in link[1]
         second = text(reviewer, html.unescape(link[1]))
     finally:
-        views.listing.list_records = original
+        views.listing.queue_page = original
     shown = [n for n in range(3) if f"Minji Paged{n}" in first]
     rest = [n for n in range(3) if f"Minji Paged{n}" in second]
     assert sorted(shown + rest) == [0, 1, 2]

@@ -14,7 +14,7 @@ from app.models import Confirmation, RecordStatus
 from app.models.org import PROVIDER_ROLES
 from app.security.permissions import actor, roles_required
 from app.security.scoping import get_customer, get_record
-from app.services import agreements, listing, monitor, review, timeline, transact, waiting
+from app.services import listing, monitor, review, timeline, transact, waiting
 from app.services.customers import resellers_of
 from app.services.ledger import record_withdrawal, supersede
 from app.web import list_filters
@@ -31,30 +31,25 @@ provider_only = roles_required(*PROVIDER_ROLES)
 @provider_only
 def queue() -> Any:
     """Records to review, oldest first, filtered by status, reseller, customer, dates, version
-    and flags; keyset pages."""
+    and flags; keyset pages. Two statements a page (the signed-in user, the page with its
+    names); no counts: the dashboard counts each status and links here."""
     db, user = get_session(), actor()
     filters, shown = list_filters.record_filter(
         request.args, default_status=RecordStatus.SUBMITTED.value, provider=True
     )
-    page = listing.list_records(
-        db,
-        actor=user,
-        filters=filters,
-        after=decode_cursor(request.args.get("after")),
-        oldest_first=True,
+    page = listing.queue_page(
+        db, actor=user, filters=filters, after=decode_cursor(request.args.get("after"))
     )
-    ids = {r.customer_id for r in page.items}
     return render_template(
         "review/queue.html",
         page=page,
         filters=filters,
         shown=shown,
         status=shown.status,
-        customers=listing.customers_by_id(db, ids),
-        orgs=listing.organizations_by_id(db, {r.reseller_id for r in page.items}),
-        resellers=listing.resellers(db),
-        templates=agreements.all_templates(db),
-        counts=listing.status_counts(db, actor=user),
+        choices=listing.filter_choices(db),
+        labels=list_filters.status_labels(),
+        local_time=list_filters.page_clock(),
+        detail_prefix=list_filters.link_prefix(".acceptance", "public_id"),
         next_cursor=encode_cursor(*page.next_after) if page.next_after else None,
         filter_args=list_filters.query_args(),
         action_form=ActionForm(),
