@@ -2,10 +2,11 @@
 
 A reseller uploads the file through the web form (`POST /reseller/imports`, multipart, with its
 session and CSRF token) to the portal's gunicorn; the page answers once the file is read,
-checked and its rows stored as a job; a Celery worker then submits each row through the same
-service as the API, a committed batch of 100 at a time. Two times are reported: the upload's
-answer (file validated, rows stored for processing) and the job finished (every row validated
-and stored as a submitted record, or refused with its reason). Target: under 5 s.
+checked and its rows stored as a job; a Celery worker then validates each row with the same
+rules as the API and stores a committed batch of 500 at a time (multi-row writes). Two times
+are reported: the upload's answer (file validated, rows stored for processing) and the job
+finished (every row validated and stored as a submitted record, or refused with its reason).
+Target: under 5 s.
 
 Skipped with a "not available" row when the portal has no bulk import (app/services/imports.py).
 

@@ -47,7 +47,7 @@ def insert_rows(
     params, arrays = _arrays(dialect, table, rows, names)
     # Every name is the table's own (table.c[name] in _arrays), quoted; values are parameters.
     sql = (
-        f"INSERT INTO {dialect.identifier_preparer.format_table(table)} "  # noqa: S608
+        f"INSERT INTO {dialect.identifier_preparer.format_table(table)} "  # noqa: S608  # nosec B608
         f"({', '.join(quote(name) for name in names)}) "
         f"SELECT * FROM unnest({', '.join(arrays)})"
     )
@@ -98,7 +98,7 @@ def update_rows(
     params, arrays = _arrays(dialect, table, rows, [key, *names])
     # Every name is the table's own (table.c[name] in _arrays), quoted; values are parameters.
     sql = (
-        f"UPDATE {dialect.identifier_preparer.format_table(table)} AS t SET "  # noqa: S608
+        f"UPDATE {dialect.identifier_preparer.format_table(table)} AS t SET "  # noqa: S608  # nosec B608
         f"{', '.join(f'{quote(n)} = v.{quote(n)}' for n in names)} "
         f"FROM unnest({', '.join(arrays)}) AS v({', '.join(quote(n) for n in [key, *names])}) "
         f"WHERE t.{quote(key)} = v.{quote(key)}"
