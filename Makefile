@@ -4,8 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PORT ?= 8000
-# pytest-xdist workers for `make test`: two by default (the tests that start processes share
-# one worker, see tests/conftest.py); `make test TEST_WORKERS=0` runs everything in one process.
+# pytest-xdist workers for `make test`: two by default, each test module on one worker (a
+# module's tests share its fixtures and the bad-input campaign's tally); `make test
+# TEST_WORKERS=0` runs everything in one process.
 TEST_WORKERS ?= 2
 
 .PHONY: install browser-deps run test lint format migrate seed clean chaos translations bench
@@ -47,7 +48,7 @@ browser-deps:
 
 ## The whole suite (PostgreSQL and Redis from TEST_POSTGRES_URL / TEST_REDIS_URL).
 test: install browser-deps
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
 lint: install
 	$(BIN)/ruff check .

@@ -230,15 +230,3 @@ def login(client: FlaskClient, email: str, password: str = PASSWORD) -> None:
     """Sign in through the login form."""
     response = client.post("/login", data={"email": email, "password": password})
     assert response.status_code == 302, response.data[:500]
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under `pytest -n 2 --dist loadgroup`, the tests that start processes (workers, browsers,
-    servers) share one xdist worker, one after the other: each keeps a core for its processes,
-    while the other worker runs the in-process tests."""
-    for item in items:
-        if item.get_closest_marker("slow") or item.get_closest_marker("browser"):
-            item.add_marker(pytest.mark.xdist_group("processes"))
-        elif item.nodeid.startswith("tests/security/test_bad_input.py"):
-            # Its last test checks that the module's campaign phases all ran in this process.
-            item.add_marker(pytest.mark.xdist_group("bad_input"))
