@@ -63,42 +63,19 @@ def _resolve(
         session, actor=actor, data=data.customer, default_country=default_country
     )
     refuse_national_cloud(customer, data.customer.cloud)
-    current = agreements.current_template(session, data.agreement_type.value)
-    template_id = data.template_id or current.template_id
-    if template_id != current.template_id:
-        known = agreements.find_template(session, data.agreement_type.value, template_id)
-        reason = (
-            N_("This agreement version has been replaced")
-            if known
-            else N_("Unknown agreement version")
-        )
-        raise ValidationFailed(
-            {
-                "templateId": [
-                    M_(
-                        "%(reason)s: new acceptances must be for the current version "
-                        "(%(current)s). Leave it empty to use the current one.",
-                        reason=M_(reason),
-                        current=current.template_id,
-                    )
-                ]
-            }
-        )
+    template_id = check_template_version(
+        session,
+        agreement_type=data.agreement_type.value,
+        template_id=data.template_id,
+        current=agreements.current_template(session, data.agreement_type.value),
+    )
     country = data.customer.country or customer.country or reseller.country or default_country
     if country and customer.country != country:
         customer.country = country
         session.add(customer)
     values = {
         "customer_id": customer.id,
-        "agreement_type": data.agreement_type.value,
-        "template_id": template_id,
-        "date_agreed": data.date_agreed,
-        "contact_first_name": data.contact.first_name,
-        "contact_last_name": data.contact.last_name,
-        "contact_email": data.contact.email,
-        "contact_phone": data.contact.phone_number,
-        "language": data.language or (default_language(country) if country else None),
-        "flags": contact_flags(reseller, data.contact.email),
+        **new_record_values(data, reseller=reseller, template_id=template_id, country=country),
     }
     return customer, values
 
@@ -137,13 +114,12 @@ def submit(
         subject_type="acceptance",
         subject_id=record.public_id,
         organization_id=record.reseller_id,
-        details={
-            "to": record.status,
-            "source": source.value,
-            "customer_tenant_id": customer.tenant_id,
-            "template_id": record.template_id,
-            "flags": record.flags,
-        },
+        details=submitted_details(
+            source=source,
+            tenant_id=customer.tenant_id,
+            template_id=record.template_id,
+            flags=record.flags,
+        ),
     )
     return record
 
@@ -268,9 +244,7 @@ def reissue(session: Session, *, actor: User, record: AcceptanceRecord) -> Accep
     return record
 
 
-# --- Batch submission (bulk CSV import, R15) -----------------------------------------------------
-# Added for the set-based import path (app/services/bulk_import.py); `submit` above does not call
-# these. They hold the same rules as `_resolve`, which could call them to keep one copy.
+# --- The rules single and batch submission share (`_resolve`, `submit`, bulk_import.py) ----------
 
 
 def check_template_version(

@@ -13,7 +13,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from app.context import current_settings as settings
 from app.db import get_session
 from app.extensions import csrf
-from app.models import AcceptanceRecord, Customer, RecordStatus, Source
+from app.models import AcceptanceRecord, RecordStatus, Source
 from app.models.acceptance_input import normalize_tenant_id, parse_submission
 from app.models.org import PROVIDER_ROLES, RESELLER_ROLES, Role
 from app.security.permissions import actor, api_roles_required
@@ -104,7 +104,7 @@ def create_acceptance() -> Any:
         source=Source.API,
         default_country=settings().default_phone_region,
     )
-    customer = db.get_one(Customer, record.customer_id)  # registered by this user just now
+    customer = get_customer(db, user, record.customer_id)
     payload = submitted_json(
         db, record, actor=user, customer=customer, company=data.customer.company_name
     )
