@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import date
@@ -163,3 +164,12 @@ def reread(session: Session, model: type[Any], row_id: Any) -> Any:
     session.refresh(row)
     session.commit()
     return row
+
+
+def pages_touched(plan: str) -> int:
+    """Shared buffers (hit + read) of an EXPLAIN (ANALYZE, BUFFERS) plan's top node, which counts
+    its children's too: a deterministic measure of a query's work, unlike its time."""
+    found = re.search(r"Buffers: shared((?: \w+=\d+)+)", plan)
+    assert found, plan
+    counts = dict(part.split("=") for part in found.group(1).split())
+    return int(counts.get("hit", 0)) + int(counts.get("read", 0))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -15,7 +14,7 @@ from app.models import AcceptanceRecord, RecordStatus
 from app.services import listing, search
 from app.services.listing import CustomerFilter, RecordFilter
 from tests.conftest import AppFactory
-from tests.support import Users, load_users, submit
+from tests.support import Users, load_users, pages_touched, submit
 
 TENANT = "3f2504e0-4f89-41d3-9a0c-0305e82c3301"
 
@@ -249,8 +248,11 @@ FROM generate_series(1, 100000) AS i
 """
 
 
-def _plan(session: Session, query: object) -> str:
-    """EXPLAIN of a SQLAlchemy select as the app runs it (times bound as stored: naive UTC)."""
+def _plan(session: Session, query: object, *, analyze: bool = False) -> str:
+    """EXPLAIN of a SQLAlchemy select as the app runs it (times bound as stored: naive UTC).
+
+    With ``analyze`` the query runs and the plan carries the pages it touched.
+    """
     bind = session.get_bind()
     compiled = query.compile(  # type: ignore[attr-defined]
         dialect=bind.dialect, compile_kwargs={"render_postcompile": True}
@@ -260,14 +262,14 @@ def _plan(session: Session, query: object) -> str:
         for name, value in compiled.params.items()
     }
     with bind.connect() as conn:  # type: ignore[union-attr]
-        rows = conn.exec_driver_sql("EXPLAIN " + str(compiled), params)
+        explain = "EXPLAIN (ANALYZE, BUFFERS) " if analyze else "EXPLAIN "
+        rows = conn.exec_driver_sql(explain + str(compiled), params)
         return "\n".join(row[0] for row in rows)
 
 
 @pytest.mark.postgres
-@pytest.mark.timeout(30)
+@pytest.mark.timeout(300)
 def test_lists_use_indexes_at_100000_records(make_app: AppFactory, postgres_url: str) -> None:
-    started = time.monotonic()
     app = make_app(postgres_url)
     with app.app_context():
         session = get_session()
@@ -323,14 +325,14 @@ def test_lists_use_indexes_at_100000_records(make_app: AppFactory, postgres_url:
                 query = listing.records_page_query(
                     actor=actor, filters=filters, after=after, oldest_first=oldest_first
                 )
-                plan = _plan(session, query)
+                plan = _plan(session, query, analyze=True)
                 assert "Seq Scan on acceptance_record" not in plan, (name, after, plan)
                 assert "Index" in plan, (name, after, plan)
-                # And the page itself comes back fast.
-                began = time.monotonic()
+                # A page touches a few dozen pages of the table and its indexes whatever the
+                # depth; a scan of the 100,000 rows would touch thousands. Counting pages, not
+                # seconds, keeps the check true on a loaded machine.
+                assert pages_touched(plan) < 200, (name, after, plan)
                 page = listing.list_records(
                     session, actor=actor, filters=filters, after=after, oldest_first=oldest_first
                 )
-                assert time.monotonic() - began < 1.0, name
                 assert page.items or name == "customer"
-    assert time.monotonic() - started < 30
