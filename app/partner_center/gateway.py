@@ -3,7 +3,9 @@
 Services never know which upstream flow runs (`PARTNER_CENTER_FLOW`); they call
 `Gateway.advance` with a `ConfirmationRequest` (and, in the enhanced flow, what they stored of
 the attestation) and get a `Step`, or a `Transient` / `Rejected` / `AuthFailed` error from
-`app.partner_center.errors`. The types live in `gateway_types` and are re-exported here.
+`app.partner_center.errors`. The types live in `gateway_types` and are re-exported here;
+what Partner Center's answers mean is in `gateway_outcomes`, the threads of the ask step's
+parallel reads in `parallel_reads`.
 
 - `LegacyGateway` (flow "legacy"): ask Partner Center what it holds, then send (contract §2.2).
 - `EnhancedGateway` (flow "enhanced"): ask, create an attestation, wait for the customer to
@@ -12,23 +14,14 @@ the attestation) and get a `Step`, or a `Transient` / `Rejected` / `AuthFailed` 
 
 from __future__ import annotations
 
-import re
-import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import date
 
 from app.partner_center import enhanced_wire as wire
 from app.partner_center.auth import TokenProvider
-from app.partner_center.client import (
-    AgreementDocument,
-    AgreementMetadata,
-    Contact,
-    CustomerAgreement,
-    PartnerCenterClient,
-)
+from app.partner_center.client import AgreementDocument, AgreementMetadata, PartnerCenterClient
 from app.partner_center.enhanced_wire import ACCEPTANCE_BASE_URL
 from app.partner_center.errors import Rejected
+from app.partner_center.gateway_outcomes import covered_outcome, duplicate_outcome, sent_outcome
 from app.partner_center.gateway_types import (
     CUSTOMER_AGREEMENT,
     DUPLICATE_CODE,
@@ -41,6 +34,7 @@ from app.partner_center.gateway_types import (
     Step,
     StepKind,
 )
+from app.partner_center.parallel_reads import ParallelReads
 from app.partner_center.ratelimit import NoLimit, RateLimiter
 
 __all__ = [
@@ -58,69 +52,9 @@ __all__ = [
     "Step",
     "StepKind",
     "build_gateway",
-    "same_contact",
 ]
 
 FLOWS = ("legacy", "enhanced")
-
-_NON_DIGITS = re.compile(r"\D")
-# Threads that run the direct-acceptance read beside the agreements read (`_GatewayBase._ask`);
-# created only when needed, so a worker with n threads ends up with at most n of them.
-ASK_THREADS = 64
-
-
-def same_contact(a: Contact, b: Contact) -> bool:
-    """Whether two contacts are the same person for Partner Center's duplicate rule.
-
-    Names and email compare case-insensitively (trimmed); phones compare by digits only,
-    so a missing phone equals an empty one.
-    """
-
-    def text(value: str) -> str:
-        return value.strip().casefold()
-
-    def digits(value: str | None) -> str:
-        return _NON_DIGITS.sub("", value or "")
-
-    return (
-        text(a.first_name) == text(b.first_name)
-        and text(a.last_name) == text(b.last_name)
-        and text(a.email) == text(b.email)
-        and digits(a.phone_number) == digits(b.phone_number)
-    )
-
-
-def _day(agreement: CustomerAgreement) -> date | None:
-    return agreement.date_agreed.date() if agreement.date_agreed is not None else None
-
-
-def _accepted(day: date | None) -> str:
-    return f", accepted {day.isoformat()}" if day is not None else ""
-
-
-def _duplicate(request: ConfirmationRequest) -> ConfirmationOutcome:
-    """What a 600061 answer to our create or finalize call means: our confirmation is there."""
-    return ConfirmationOutcome(
-        kind=OutcomeKind.ALREADY_OURS,
-        date_agreed=None,
-        contact=request.contact,
-        detail=(
-            "Partner Center already holds a confirmation with the same contact "
-            f"(error {DUPLICATE_CODE})."
-        ),
-    )
-
-
-def _sent(
-    request: ConfirmationRequest, created: CustomerAgreement, how: str = ""
-) -> ConfirmationOutcome:
-    day = _day(created) or request.date_agreed
-    return ConfirmationOutcome(
-        kind=OutcomeKind.SENT,
-        date_agreed=day,
-        contact=request.contact,
-        detail=f"Partner Center accepted the confirmation{how}{_accepted(day)}.",
-    )
 
 
 class _GatewayBase:
@@ -129,8 +63,7 @@ class _GatewayBase:
     def __init__(self, client: PartnerCenterClient, *, parallel_reads: bool = True) -> None:
         self._client = client
         self._parallel_reads = parallel_reads
-        self._reader: ThreadPoolExecutor | None = None
-        self._reader_lock = threading.Lock()
+        self._reads = ParallelReads()
 
     def current_templates(self, agreement_type: str) -> list[AgreementMetadata]:
         """The templates Partner Center lists for `agreement_type`."""
@@ -144,10 +77,7 @@ class _GatewayBase:
 
     def close(self) -> None:
         """Close the underlying client (and the threads of the parallel reads)."""
-        with self._reader_lock:
-            reader, self._reader = self._reader, None
-        if reader is not None:
-            reader.shutdown(wait=True)
+        self._reads.close()
         self._client.close()
 
     def _ask(self, request: ConfirmationRequest) -> ConfirmationOutcome | None:
@@ -171,7 +101,7 @@ class _GatewayBase:
             if item.template_id.lower() == template_id
         ]
         if held:
-            outcome = _covered(request, held)
+            outcome = covered_outcome(request, held)
             if not (request.reconfirm and outcome.kind == OutcomeKind.UPSTREAM):
                 return outcome
         if direct is not None and direct():
@@ -197,14 +127,7 @@ class _GatewayBase:
         tenant = request.customer_tenant_id
         if not self._parallel_reads:
             return lambda: self._client.get_direct_signed_status(tenant)
-        answer: Future[bool] = self._reads().submit(self._client.get_direct_signed_status, tenant)
-        return answer.result
-
-    def _reads(self) -> ThreadPoolExecutor:
-        with self._reader_lock:
-            if self._reader is None:
-                self._reader = ThreadPoolExecutor(ASK_THREADS, thread_name_prefix="pc-read")
-            return self._reader
+        return self._reads.start(self._client.get_direct_signed_status, tenant)
 
 
 class LegacyGateway(_GatewayBase):
@@ -230,8 +153,8 @@ class LegacyGateway(_GatewayBase):
         except Rejected as exc:
             if exc.code != DUPLICATE_CODE:
                 raise
-            return _duplicate(request)
-        return _sent(request, created)
+            return duplicate_outcome(request)
+        return sent_outcome(request, created)
 
     def advance(
         self,
@@ -332,7 +255,7 @@ class EnhancedGateway(_GatewayBase):
             )
         except Rejected as exc:
             if exc.code == DUPLICATE_CODE:
-                return Step(StepKind.CONFIRMED, outcome=_duplicate(request))
+                return Step(StepKind.CONFIRMED, outcome=duplicate_outcome(request))
             # An earlier finalize may have landed with its answer lost (a refused reply is not
             # replayed, and the status read still shows Accepted): if Partner Center now holds
             # the confirmation, the refusal ("already finalized") is that earlier success.
@@ -341,7 +264,7 @@ class EnhancedGateway(_GatewayBase):
                 raise
             return Step(StepKind.CONFIRMED, outcome=covered)
         how = f" for attestation {attestation_id}"
-        return Step(StepKind.CONFIRMED, outcome=_sent(request, created, how))
+        return Step(StepKind.CONFIRMED, outcome=sent_outcome(request, created, how))
 
     def _create(
         self,
@@ -368,39 +291,6 @@ class EnhancedGateway(_GatewayBase):
             expires_at=created.expires_at,
             detail=f"Waiting for the customer to accept the agreement at the link{until}.",
         )
-
-
-def _covered(request: ConfirmationRequest, held: list[CustomerAgreement]) -> ConfirmationOutcome:
-    # `held` is oldest first. Any entry with our contact proves our confirmation is there,
-    # even if someone confirmed again later with another contact.
-    ours = [item for item in held if item.contact and same_contact(item.contact, request.contact)]
-    if ours:
-        item = ours[-1]
-        day = _day(item)
-        return ConfirmationOutcome(
-            kind=OutcomeKind.ALREADY_OURS,
-            date_agreed=day,
-            contact=item.contact,
-            detail=(
-                "Partner Center already holds a confirmation of this agreement version "
-                f"with the same contact{_accepted(day)}."
-            ),
-        )
-    item = held[-1]
-    day = _day(item)
-    who = ""
-    if item.contact is not None:
-        name = f"{item.contact.first_name} {item.contact.last_name}".strip()
-        who = f" from a different contact ({name})" if name else " from a different contact"
-    return ConfirmationOutcome(
-        kind=OutcomeKind.UPSTREAM,
-        date_agreed=day,
-        contact=item.contact,
-        detail=(
-            f"Partner Center already holds a confirmation of this agreement version{who}"
-            f"{_accepted(day)}."
-        ),
-    )
 
 
 def build_gateway(

@@ -1,4 +1,6 @@
-"""Read-side queries for lists and detail pages, always scoped to the acting user."""
+"""Read-side queries for lists (records, the review queue, customers) and the name lookups that
+render them, always scoped to the acting user. A record's detail reads are in record_details.py.
+"""
 
 from __future__ import annotations
 
@@ -27,7 +29,6 @@ from app.models import (
 )
 from app.security.scoping import customers_query, records_query
 from app.services import agreements
-from app.services.audit import events_for
 from app.services.search import clean_query, customer_match
 
 
@@ -286,72 +287,6 @@ def customer_names(session: Session, *, actor: User, customer_ids: set[int]) -> 
         ):
             names[cid] = name
     return names
-
-
-def other_submissions(
-    session: Session, *, actor: User, record: AcceptanceRecord
-) -> list[AcceptanceRecord]:
-    """The customer's other records that the actor may see, newest first."""
-    query = (
-        records_query(actor)
-        .where(AcceptanceRecord.customer_id == record.customer_id)
-        .where(AcceptanceRecord.id != record.id)
-        .order_by(col(AcceptanceRecord.created_at).desc())
-        .limit(50)
-    )
-    return list(session.exec(query))
-
-
-def confirmations_for(session: Session, customer_id: int) -> list[Confirmation]:
-    """The ledger entries of a customer, newest first."""
-    return list(
-        session.exec(
-            select(Confirmation)
-            .where(Confirmation.customer_id == customer_id)
-            .order_by(col(Confirmation.created_at).desc())
-        )
-    )
-
-
-@dataclass(frozen=True)
-class HistoryItem:
-    """One event of a record's history as a viewer may see it."""
-
-    occurred_at: datetime
-    action: str
-    actor_label: str
-    details: dict[str, Any]
-
-
-OTHER_RESELLER = "another reseller"
-
-
-def history(session: Session, record: AcceptanceRecord, *, viewer: User) -> list[HistoryItem]:
-    """A record's audit events, oldest first; a reseller sees other resellers' staff unnamed.
-
-    (A customer's withdrawal recorded by one reseller revokes every reseller's record.)
-    """
-    events = events_for(session, subject_type="acceptance", subject_id=record.public_id)
-    actors = users_by_id(session, {e.actor_user_id for e in events if e.actor_user_id})
-    provider_ids = {
-        org.id
-        for org in organizations_by_id(
-            session, {u.organization_id for u in actors.values()}
-        ).values()
-        if org.is_provider
-    }
-    items = []
-    for event in events:
-        label = event.actor_label
-        author = actors.get(event.actor_user_id or 0)
-        if (
-            not viewer.is_provider
-            and author is not None
-            and author.organization_id not in (viewer.organization_id, *provider_ids)
-        ):
-            label = OTHER_RESELLER
-        items.append(HistoryItem(event.occurred_at, event.action, label, dict(event.details)))
-    return items
 
 
 def visible_customers(session: Session, *, actor: User, limit: int = 500) -> list[Customer]:

@@ -24,7 +24,8 @@ from app.models import (
     User,
 )
 from app.security.scoping import records_query
-from app.services.listing import OTHER_RESELLER, organizations_by_id, users_by_id
+from app.services.listing import organizations_by_id, users_by_id
+from app.services.record_details import OTHER_RESELLER
 
 # A customer has a handful of records; these caps keep a pathological one bounded.
 MAX_RECORDS = 500

@@ -25,8 +25,8 @@ from app.partner_center.gateway import (
     LegacyGateway,
     OutcomeKind,
     build_gateway,
-    same_contact,
 )
+from app.partner_center.gateway_outcomes import same_contact
 
 from .conftest import TOKEN, MakeClient
 

@@ -16,7 +16,7 @@ from app.models.acceptance_input import parse_submission
 from app.partner_center.fake_server import FakeServer
 from app.partner_center.runtime import gateway
 from app.services import acceptance as submissions
-from app.services import agreements, listing
+from app.services import agreements, record_details
 from app.services.errors import PermissionDenied
 from app.services.forwarding import ForwardingPolicy, forward_record
 from app.services.ledger import record_withdrawal, supersede
@@ -176,11 +176,11 @@ def test_withdrawal_revokes_flags_and_a_new_acceptance_starts_again(world: World
         select(Confirmation.state).where(Confirmation.customer_id == customer.id)
     ).all() == ["revoked"]
     # Reseller B sees its record revoked, but not which reseller's person did it.
-    history = listing.history(
+    history = record_details.history(
         world.db, reread(world.db, AcceptanceRecord, other.id), viewer=world.users.b_submitter
     )
     assert history[-1].action == "acceptance.revoked"
-    assert history[-1].actor_label == listing.OTHER_RESELLER
+    assert history[-1].actor_label == record_details.OTHER_RESELLER
 
     # A new acceptance is sent again (Partner Center still lists the old one) and clears the flag.
     renewed = approved(

@@ -7,7 +7,7 @@ from typing import Any
 from sqlmodel import Session
 
 from app.models import AcceptanceRecord, Confirmation, Customer, RecordStatus, User
-from app.services import listing
+from app.services import record_details
 from app.services.audit import pending_events
 from app.services.customers import reseller_name_for
 from app.services.forwarding.attestations import own_live
@@ -76,7 +76,7 @@ def record_json(
     if history:
         body["history"] = [
             {"at": _time(event.occurred_at), "actor": event.actor_label, "action": event.action}
-            for event in listing.history(session, record, viewer=actor)
+            for event in record_details.history(session, record, viewer=actor)
         ]
     return body
 

@@ -16,7 +16,7 @@ from app.models.org import RESELLER_ROLES
 from app.security.permissions import actor, roles_required
 from app.security.scoping import get_customer, get_record
 from app.services import acceptance as submissions
-from app.services import agreements, listing, timeline, transact, waiting
+from app.services import agreements, listing, record_details, timeline, transact, waiting
 from app.services.customers import register_customer, reseller_name_for
 from app.services.ledger import record_withdrawal
 from app.web import list_filters
@@ -162,7 +162,7 @@ def acceptance(public_id: str) -> Any:
         record=record,
         customer=customer,
         customer_name=reseller_name_for(db, customer, user.organization_id),
-        events=listing.history(db, record, viewer=user),
+        events=record_details.history(db, record, viewer=user),
         handover=handover(waiting.acceptance_link(db, record, customer)),
         withdraw_form=WithdrawForm(),
         action_form=ActionForm(),
@@ -290,7 +290,9 @@ def customer(customer_id: int) -> Any:
         after=decode_cursor(request.args.get("after")),
         limit=50,
     )
-    confirmations = [c for c in listing.confirmations_for(db, customer_id) if c.state == "active"]
+    confirmations = [
+        c for c in record_details.confirmations_for(db, customer_id) if c.state == "active"
+    ]
     current = agreements.current_template(db, "MicrosoftCustomerAgreement").template_id
     return render_template(
         "reseller/customer_detail.html",

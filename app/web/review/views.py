@@ -14,7 +14,7 @@ from app.models import Confirmation, RecordStatus
 from app.models.org import PROVIDER_ROLES
 from app.security.permissions import actor, roles_required
 from app.security.scoping import get_customer, get_record
-from app.services import listing, monitor, review, timeline, transact, waiting
+from app.services import listing, monitor, record_details, review, timeline, transact, waiting
 from app.services.customers import resellers_of
 from app.services.ledger import record_withdrawal, supersede
 from app.web import list_filters
@@ -63,7 +63,7 @@ def acceptance(public_id: str) -> Any:
     db, user = get_session(), actor()
     record = get_record(db, user, public_id)
     customer = get_customer(db, user, record.customer_id)
-    others = listing.other_submissions(db, actor=user, record=record)
+    others = record_details.other_submissions(db, actor=user, record=record)
     everyone = [record, *others]
     return render_template(
         "review/acceptance_detail.html",
@@ -76,8 +76,8 @@ def acceptance(public_id: str) -> Any:
             {r.submitted_by_id for r in everyone}
             | {r.approved_by_id for r in everyone if r.approved_by_id},
         ),
-        confirmations=listing.confirmations_for(db, record.customer_id),
-        events=listing.history(db, record, viewer=user),
+        confirmations=record_details.confirmations_for(db, record.customer_id),
+        events=record_details.history(db, record, viewer=user),
         handover=handover(waiting.acceptance_link(db, record, customer)),
         action_form=ActionForm(),
         reason_form=ReasonForm(),
@@ -219,7 +219,7 @@ def customer(customer_id: int) -> Any:
             db,
             {r.reseller_id for r in page.items} | {e.reseller_id for e in entries if e.reseller_id},
         ),
-        confirmations=listing.confirmations_for(db, customer_id),
+        confirmations=record_details.confirmations_for(db, customer_id),
         timeline=entries,
         transact=transact.transact_status(db, actor=user, customer=found),
         reason_form=ReasonForm(),
