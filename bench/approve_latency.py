@@ -36,7 +36,7 @@ from bench.common import (
     upstream,
     wait_http,
 )
-from bench.stack import Stack, portal_worker, standalone
+from bench.stack import Stack, portal_workers, standalone
 from tests.integration.processes import Process, wait_until
 
 NAME = "4 approve to confirmed"
@@ -100,7 +100,7 @@ def _approve(web: Server, public_id: str, token: str) -> None:
 
 
 def measure(
-    label: str, web: Server, worker: Process, database_url: str, samples: int
+    label: str, web: Server, workers: list[Process], database_url: str, samples: int
 ) -> list[float]:
     """Seconds from each approval to its record confirmed (the first one warms up, uncounted)."""
     from app.db import make_engine
@@ -120,7 +120,7 @@ def measure(
             began = time.monotonic()
             _approve(web, public_id, token)
             if not wait_until(partial(final, public_id), timeout=60, interval=POLL_SECONDS):
-                raise RuntimeError(f"{label}: not confirmed in 60 s\n{worker.log()[-3000:]}")
+                raise RuntimeError(f"{label}: not confirmed in 60 s\n{workers[0].log()[-3000:]}")
             if n > 0:
                 times.append(time.monotonic() - began)
             time.sleep(0.2)
@@ -160,7 +160,7 @@ def run_redis(stack: Stack) -> list[Row]:
         samples = measure(
             "Redis",
             stack.web,
-            stack.forwarder,
+            stack.forwarders,
             stack.data.database_url,
             stack.env.plan.latency_samples,
         )
@@ -183,17 +183,19 @@ def run_embedded(env: Env) -> list[Row]:
         portal = app_env(database_url, broker_url, fake.url, INSTANCE_DIR=str(folder))
         web = start_gunicorn("web-embedded", "app:create_app()", portal, env.work_dir)
         with stopping(web):
-            worker, _celery = portal_worker(
+            # One process: the embedded broker is a SQLite file, as `make run` has it.
+            workers, _celery = portal_workers(
                 "worker-embedded",
                 env,
                 database_url,
                 broker_url,
                 fake.url,
+                processes=1,
                 INSTANCE_DIR=str(folder),
             )
-            with stopping(worker):
+            with stopping(workers[0]):
                 wait_http(web.port, "/healthz", web.process)
-                samples = measure("embedded", web, worker, database_url, env.plan.latency_samples)
+                samples = measure("embedded", web, workers, database_url, env.plan.latency_samples)
     return emit(_rows("embedded", samples, 2.0))
 
 

@@ -65,7 +65,11 @@ class Plan:
     runs: int  # runs of each HTTP load, app and baseline alternated; medians are reported
     concurrency: int  # load generator connections
     forward_records: int
-    forward_concurrency: int  # Celery threads, the portal's worker and the bare one alike
+    # Celery worker processes and threads in each, the portal's forwarder and the bare worker
+    # alike: one process per core, as docs/OPERATIONS.md advises (a process's threads share
+    # one interpreter lock).
+    forward_processes: int
+    forward_concurrency: int
     cap: int  # upstream requests per second in benchmark 3a
     cap_seconds: float  # how long 3a is measured
     sequential_records: int  # the sequential script's sample (its rate does not depend on it)
@@ -73,6 +77,16 @@ class Plan:
     latency_samples: int  # approvals timed in benchmark 4
     import_rows: int
     deadline_seconds: float  # the whole run stops starting benchmarks after this
+
+    @property
+    def forward_threads(self) -> int:
+        """Celery threads of all the forwarder's processes together."""
+        return self.forward_processes * self.forward_concurrency
+
+    @property
+    def forward_layout(self) -> str:
+        """The forwarder's processes and threads, in words."""
+        return f"{self.forward_processes} process(es) x {self.forward_concurrency} threads"
 
 
 PLANS = {
@@ -84,7 +98,8 @@ PLANS = {
         runs=3,
         concurrency=16,
         forward_records=2000,
-        forward_concurrency=32,
+        forward_processes=2,
+        forward_concurrency=16,
         cap=20,
         cap_seconds=60,
         sequential_records=100,
@@ -101,7 +116,8 @@ PLANS = {
         runs=1,
         concurrency=16,
         forward_records=300,
-        forward_concurrency=32,
+        forward_processes=2,
+        forward_concurrency=16,
         cap=20,
         cap_seconds=10,
         sequential_records=20,
@@ -118,6 +134,7 @@ PLANS = {
         runs=1,
         concurrency=4,
         forward_records=30,
+        forward_processes=1,
         forward_concurrency=8,
         cap=20,
         cap_seconds=2,
@@ -482,6 +499,23 @@ def celery_worker(
         process.stop()
         raise RuntimeError(f"{name} did not start:\n{log[-3000:]}")
     return process
+
+
+def celery_workers(
+    name: str, target: str, env: dict[str, str], log_dir: Path, processes: int, concurrency: int
+) -> list[Process]:
+    """`processes` Celery workers of `concurrency` threads each, on one queue, all ready."""
+    workers: list[Process] = []
+    try:
+        for n in range(processes):
+            workers.append(
+                celery_worker(name if n == 0 else f"{name}-{n}", target, env, log_dir, concurrency)
+            )
+    except BaseException:
+        for worker in workers:
+            worker.stop()
+        raise
+    return workers
 
 
 @dataclass

@@ -20,7 +20,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import httpx
@@ -31,7 +31,7 @@ from bench.common import (
     PeakRss,
     Row,
     Server,
-    celery_worker,
+    celery_workers,
     emit,
     profiling,
     ratio_row,
@@ -39,7 +39,7 @@ from bench.common import (
     upstream,
 )
 from bench.data import approve_newest
-from bench.stack import FORWARD_TASK, Stack, portal_worker, standalone, warm_up
+from bench.stack import FORWARD_TASK, Stack, portal_workers, standalone, warm_up
 from tests.integration.processes import wait_until
 
 NAME = "3 forwarding"
@@ -92,11 +92,12 @@ def _timeout(records: int, per_second: float) -> float:
 
 def portal_rate(stack: Stack, ids: list[int]) -> tuple[float, float]:
     """Records per second of the portal's forwarder over `ids`, and its peak RSS (MiB)."""
-    url, worker = stack.data.database_url, stack.forwarder
+    url, workers = stack.data.database_url, stack.forwarders
+    pids = [worker.popen.pid for worker in workers]
     with (
         _finished(url, ids) as done,
-        PeakRss(lambda: [worker.popen.pid]) as rss,
-        profiling(stack.env, f"forwarder-{stack.data.size}", [worker.popen.pid]),
+        PeakRss(lambda: pids) as rss,
+        profiling(stack.env, f"forwarder-{stack.data.size}", pids),
     ):
         began = time.monotonic()
         for record_id in ids:
@@ -105,7 +106,7 @@ def portal_rate(stack: Stack, ids: list[int]) -> tuple[float, float]:
         elapsed = time.monotonic() - began
     if not finished:
         raise RuntimeError(
-            f"forwarding did not finish: {_statuses(url, ids)}\n{worker.log()[-3000:]}"
+            f"forwarding did not finish: {_statuses(url, ids)}\n{workers[0].log()[-3000:]}"
         )
     return len(ids) / elapsed, rss.peak
 
@@ -175,26 +176,31 @@ def sequential_rate(
 def bare_celery_rate(
     env: Env, fake: Server, records: list[tuple[str, dict[str, Any]]]
 ) -> tuple[float, float]:
-    """Records per second of the bare one-POST task (same pool and concurrency); peak RSS."""
+    """Records per second of the bare one-POST task (same processes, pool and threads); the
+    largest process's peak RSS."""
     from bench.baseline_worker import celery_app
 
     reset_fake(fake, env.plan.upstream_latency_ms)
     broker = env.redis_url(1)
     celery_app.conf.broker_url = broker
-    worker = celery_worker(
+    workers = celery_workers(
         "bare-celery",
         "bench.baseline_worker:celery_app",
         {"BENCH_BROKER_URL": broker, "BENCH_UPSTREAM_URL": fake.url},
         env.work_dir,
+        env.plan.forward_processes,
         env.plan.forward_concurrency,
     )
 
     def posts() -> int:
         return int(fake.get_json("/_bench/stats")["methods"].get("POST", 0))
 
-    with stopping(worker), PeakRss(lambda: [worker.popen.pid]) as rss:
+    with ExitStack() as running:
+        for worker in workers:
+            running.enter_context(stopping(worker))
+        rss = running.enter_context(PeakRss(lambda: [worker.popen.pid for worker in workers]))
         tenant, body = records[0]
-        warm_up(worker, lambda: celery_app.send_task("bench.post_confirmation", (tenant, body)))
+        warm_up(workers, lambda: celery_app.send_task("bench.post_confirmation", (tenant, body)))
         reset_fake(fake, env.plan.upstream_latency_ms)
         began = time.monotonic()
         for tenant, body in records:
@@ -202,7 +208,7 @@ def bare_celery_rate(
         finished = wait_until(lambda: posts() >= len(records), timeout=_timeout(len(records), 5))
         elapsed = time.monotonic() - began
     if not finished:
-        raise RuntimeError(f"the bare tasks did not finish: {posts()}\n{worker.log()[-3000:]}")
+        raise RuntimeError(f"the bare tasks did not finish: {posts()}\n{workers[0].log()[-3000:]}")
     return len(records) / elapsed, rss.peak
 
 
@@ -211,7 +217,7 @@ def capped(stack: Stack, ids: list[int]) -> tuple[float, int, int]:
     env, plan = stack.env, stack.env.plan
     fake = upstream(env.work_dir, plan.upstream_latency_ms, limit=plan.cap, name="upstream-cap")
     with stopping(fake):
-        worker, celery = portal_worker(
+        workers, celery = portal_workers(
             f"forwarder-capped-{stack.data.size}",
             env,
             stack.data.database_url,
@@ -219,12 +225,14 @@ def capped(stack: Stack, ids: list[int]) -> tuple[float, int, int]:
             fake.url,
             UPSTREAM_MAX_REQUESTS_PER_SECOND=str(plan.cap),
         )
-        with stopping(worker):
+        with ExitStack() as running:
+            for worker in workers:
+                running.enter_context(stopping(worker))
             for record_id in ids:
                 celery.send_task(FORWARD_TASK, (record_id,))
             started = wait_until(lambda: bool(fake.get_json("/_bench/stats")["times"]), timeout=60)
             if not started:
-                raise RuntimeError(f"nothing reached the fake:\n{worker.log()[-3000:]}")
+                raise RuntimeError(f"nothing reached the fake:\n{workers[0].log()[-3000:]}")
             time.sleep(plan.cap_seconds + 0.5)
             stats = fake.get_json("/_bench/stats")
     times = sorted(stats["times"])
@@ -236,7 +244,7 @@ def run(stack: Stack) -> list[Row]:
     """Benchmark 3 at one size (and the forwarder's memory, benchmark 6)."""
     env, data, plan, fake = stack.env, stack.data, stack.env.plan, stack.fake
     uncapped_ids = approve_newest(data.database_url, plan.forward_records)
-    capped_count = int(plan.cap * plan.cap_seconds * 0.75) + 2 * plan.forward_concurrency
+    capped_count = int(plan.cap * plan.cap_seconds * 0.75) + 2 * plan.forward_threads
     capped_ids = approve_newest(data.database_url, capped_count)
     rows: list[Row] = []
     reset_fake(fake, plan.upstream_latency_ms)
@@ -267,7 +275,7 @@ def run(stack: Stack) -> list[Row]:
                 bare,
                 "rec/s",
                 at_least=0.4,
-                baseline_what=f"bare Celery POST, threads x{plan.forward_concurrency}",
+                baseline_what=f"bare Celery POST, {plan.forward_layout}",
                 size=data.size,
             ),
         ]

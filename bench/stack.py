@@ -3,7 +3,8 @@
 - the fake Partner Center (bench/upstream.py) at the plan's latency;
 - the portal's gunicorn and the bare baseline's gunicorn, with the same settings (the
   Procfile's: 2 workers x 4 threads), on the size's database;
-- the portal's Celery worker (the forwarder, threads pool), on a private Redis.
+- the portal's Celery workers (the forwarder: threads pools, one process per core), on a
+  private Redis.
 
 Starting them at once and reusing them across benchmarks keeps a run short: each process
 imports the whole stack, which takes seconds on a small machine.
@@ -11,6 +12,7 @@ imports the whole stack, which takes seconds on a small machine.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -23,7 +25,7 @@ from bench.common import (
     Row,
     Server,
     app_env,
-    celery_worker,
+    celery_workers,
     progress,
     start_gunicorn,
     stopping,
@@ -46,7 +48,7 @@ class Stack:
     fake: Server
     web: Server
     base: Server
-    forwarder: Process
+    forwarders: list[Process]
     celery: Any  # the portal's Celery app, bound to the forwarder's broker, for publishing
 
     @property
@@ -71,33 +73,52 @@ def portal_celery(database_url: str, broker_url: str) -> Any:
     return celery_app
 
 
-def warm_up(worker: Process, send: Any) -> None:
-    """Run one task first: a worker builds its app and connections on its first task."""
-    before = worker.log().count(" succeeded in ")
-    send()
-    if not wait_until(lambda: worker.log().count(" succeeded in ") > before, timeout=120):
-        raise RuntimeError(f"{worker.name}: the warm-up task did not run\n{worker.log()[-3000:]}")
+def warm_up(workers: list[Process], send: Any, timeout: float = 120) -> None:
+    """Run a first task on each worker: a worker builds its app and connections on its first
+    task. The workers share a queue, so tasks go out until every one of them has run one."""
+
+    def runs(worker: Process) -> int:
+        return worker.log().count(" succeeded in ")
+
+    before = {worker.name: runs(worker) for worker in workers}
+    deadline = time.monotonic() + timeout
+    while cold := [w for w in workers if runs(w) <= before[w.name]]:
+        if time.monotonic() > deadline:
+            raise RuntimeError(
+                f"{cold[0].name}: the warm-up task did not run\n{cold[0].log()[-3000:]}"
+            )
+        send()
+        wait_until(lambda: any(runs(w) > before[w.name] for w in cold), timeout=2)
 
 
-def portal_worker(
-    name: str, env: Env, database_url: str, broker_url: str, fake_url: str, **extra: str
-) -> tuple[Process, Any]:
-    """A started and warmed-up portal worker, and the Celery app to publish to it."""
-    worker = celery_worker(
+def portal_workers(
+    name: str,
+    env: Env,
+    database_url: str,
+    broker_url: str,
+    fake_url: str,
+    processes: int | None = None,
+    **extra: str,
+) -> tuple[list[Process], Any]:
+    """Started and warmed-up portal workers (the plan's layout unless `processes` is given),
+    and the Celery app to publish to them."""
+    workers = celery_workers(
         name,
         "workers.celery_app:celery_app",
         app_env(database_url, broker_url, fake_url, **extra),
         env.work_dir,
+        env.plan.forward_processes if processes is None else processes,
         env.plan.forward_concurrency,
     )
     try:
         celery = portal_celery(database_url, broker_url)
-        warm_up(worker, lambda: celery.send_task(FORWARD_TASK, (WARM_UP_ID,)))
-        progress(f"{name} ready")
+        warm_up(workers, lambda: celery.send_task(FORWARD_TASK, (WARM_UP_ID,)))
+        progress(f"{name} ready ({len(workers)} process(es))")
     except BaseException:
-        worker.stop()
+        for worker in workers:
+            worker.stop()
         raise
-    return worker, celery
+    return workers, celery
 
 
 @contextmanager
@@ -117,14 +138,15 @@ def size_stack(env: Env, data: SizeData) -> Iterator[Stack]:
         )
         stack.enter_context(stopping(base))
         # The worker starts while the web servers import; then all are waited for.
-        forwarder, celery = portal_worker(
+        forwarders, celery = portal_workers(
             f"forwarder-{data.size}", env, data.database_url, env.redis_url(0), fake.url
         )
-        stack.enter_context(stopping(forwarder))
+        for forwarder in forwarders:
+            stack.enter_context(stopping(forwarder))
         wait_http(web.port, "/healthz", web.process)
         wait_http(base.port, "/queue", base.process)
         progress(f"size {data.size:,}: fake, web servers and forwarder ready")
-        yield Stack(env, data, fake, web, base, forwarder, celery)
+        yield Stack(env, data, fake, web, base, forwarders, celery)
 
 
 def web_memory_row(app_rss: PeakRss, base_rss: PeakRss, size: int) -> Row:
