@@ -8,10 +8,12 @@ Times are stored in UTC and shown in the user's time zone (Asia/Seoul for Korean
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flask import Flask, has_request_context, request
-from flask_babel import Babel, format_decimal, get_locale, gettext, refresh
+from babel.support import NullTranslations
+from flask import Flask, g, has_request_context, request
+from flask_babel import Babel, format_decimal, get_locale, get_translations, gettext, refresh
 from flask_login import current_user
 
 from app.config import PROJECT_ROOT
@@ -23,6 +25,8 @@ COOKIE = "lang"
 TRANSLATIONS_DIR = PROJECT_ROOT / "app" / "translations"
 
 babel = Babel()
+# Where a request keeps its translations once looked up (`page_translations`).
+_TRANSLATIONS = "_i18n_translations"
 
 
 def select_locale() -> str:
@@ -109,6 +113,16 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(
         LANGUAGES=LANGUAGES, current_language=lambda: str(get_locale() or "en")
     )
+    # Templates translate through the request's translations, looked up once: Flask-Babel's own
+    # callables find them anew for every text (some seven context lookups each, and a page
+    # has forty-odd texts).
+    app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]
+        gettext=lambda s: page_translations().ugettext(s),
+        ngettext=lambda s, p, n: page_translations().ungettext(s, p, n),
+        pgettext=lambda c, s: page_translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: page_translations().unpgettext(c, s, p, n),
+        newstyle=True,
+    )
     # `{{ record.status_reason | tr }}`: stored or model texts, translated when known.
     app.add_template_filter(translate, "tr")
     # Flask-Babel keeps the chosen language on `g`; when an app context outlives a request
@@ -117,6 +131,24 @@ def init_app(app: Flask) -> None:
     app.before_request_funcs.setdefault(None, []).insert(0, _forget_choice)
 
 
+def page_translations() -> NullTranslations:
+    """This request's translations, looked up on first use; outside a request, Flask-Babel's."""
+    if not has_request_context():
+        return cast(NullTranslations, get_translations())
+    found = g.get(_TRANSLATIONS)
+    if found is None:
+        found = get_translations()
+        setattr(g, _TRANSLATIONS, found)
+    return cast(NullTranslations, found)
+
+
+def refresh_language() -> None:
+    """Choose the language and time zone again (after a user changed them in this request)."""
+    refresh()
+    if has_request_context():
+        g.pop(_TRANSLATIONS, None)
+
+
 def _forget_choice() -> None:
     """Drop the language and time zone cached for the previous request."""
-    refresh()
+    refresh_language()

@@ -15,11 +15,13 @@ from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.mofile import read_mo, write_mo
 from babel.messages.pofile import read_po
-from flask import Flask
+from flask import Flask, render_template_string
 from flask.testing import FlaskClient
 from sqlmodel import Session
 from werkzeug.test import TestResponse
 
+from app import i18n
+from app.i18n import page_translations, refresh_language
 from app.models import AcceptanceRecord, User
 from app.services import review
 from app.services.users import create_api_token
@@ -199,6 +201,34 @@ def test_record_pages_are_in_korean(
     review_page = text(as_user(app, users.reviewer).get(f"/review/acceptances/{record.public_id}"))
     assert "승인하고 파트너 센터로 보내기" in review_page
     assert "수정 요청으로 반환" in review_page
+
+
+def test_templates_look_the_language_up_once_and_again_after_a_change(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Templates keep the request's translations (one lookup a page), and a language changed
+    during the request (the preferences form) is what the rest of the response speaks."""
+    babel_config = app.extensions["babel"]
+    text = "{{ _('Preferences saved.') }}"
+    lookups = []
+    real_lookup = i18n.get_translations
+    monkeypatch.setattr(i18n, "get_translations", lambda: lookups.append(1) or real_lookup())
+    with app.test_request_context(headers={"Accept-Language": "ko"}):
+        assert render_template_string(text + text + "{{ _('Sign in') }}").startswith(
+            "설정을 저장했습니다.설정을 저장했습니다."
+        )
+        assert len(lookups) == 1
+        assert page_translations() is page_translations()
+        chosen = babel_config.locale_selector
+        babel_config.locale_selector = lambda: "en"
+        try:
+            assert render_template_string(text) == "설정을 저장했습니다."  # still this page's
+            refresh_language()
+            assert render_template_string(text) == "Preferences saved."
+        finally:
+            babel_config.locale_selector = chosen
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        assert render_template_string(text) == "Preferences saved."  # nothing kept across
 
 
 def test_an_english_user_sees_english(app: Flask, db: Session, users: Users) -> None:

@@ -7,14 +7,13 @@ from typing import Any
 from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_babel import refresh
 from flask_login import current_user, login_required, login_user
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, SelectField
 from wtforms.fields.choices import SelectChoice
 
 from app.db import get_session
-from app.i18n import COOKIE, LANGUAGES
+from app.i18n import COOKIE, LANGUAGES, refresh_language
 from app.security.permissions import actor
 from app.security.throttling import mark_signed_in
 from app.services.users import change_password, set_preferences
@@ -119,7 +118,7 @@ def preferences() -> Any:
             paths={"locale": "locale", "time_zone": "time_zone"},
         )
         if done:
-            refresh()  # this very response already speaks the new language
+            refresh_language()  # this very response already speaks the new language
             flash(_("Preferences saved."), "success")
             return redirect(url_for(".preferences"))
     status = 422 if request.method == "POST" else 200
