@@ -177,6 +177,10 @@ def user_for_session(session: Session, token: str) -> User | None:
     return user if user is not None and user.active else None
 
 
+# Where `user_for_api_token` keeps the objects the request's session must not forget.
+_HELD = "held_objects"
+
+
 def _token_hash(secret: str) -> str:
     # API tokens are long random strings: a plain SHA-256 is enough to store them safely.
     return hashlib.sha256(secret.encode()).hexdigest()
@@ -213,18 +217,23 @@ def user_for_api_token(session: Session, secret: str) -> User | None:
     """The active user owning an unrevoked token with this secret; notes when it was used.
 
     The note is left unflushed in the session (at most once a minute per token), for the
-    caller to commit.
+    caller to commit. The user's organization comes in the same statement and stays in the
+    session's identity map: a submission reads it (its country, its e-mail domains) without a
+    statement of its own.
     """
     found = session.exec(
-        select(ApiToken, User)
+        select(ApiToken, User, Organization)
         .join(User, col(User.id) == ApiToken.user_id)
+        .join(Organization, col(Organization.id) == User.organization_id)
         .where(ApiToken.token_hash == _token_hash(secret))
     ).first()
     if found is None:
         return None
-    token, user = found
+    token, user, organization = found
     if token.revoked_at is not None or not user.active:
         return None
+    # The identity map holds objects weakly: keep the organization for the session's life.
+    session.info.setdefault(_HELD, []).append(organization)
     now = utcnow()
     # Record use at most once a minute, so API calls do not all write to the token row.
     if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
