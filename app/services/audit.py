@@ -4,7 +4,9 @@ The chain is extended when the transaction commits, not when an event is recorde
 means one writer at a time (PostgreSQL's advisory lock, held until commit), so taking the lock
 at the first event would serialise everything the transaction does after it. `record_event`
 keeps the event with the session; a `before_commit` hook takes the lock, reads the last hash,
-hashes and adds the transaction's events in the order they were recorded. Reading audit events
+hashes and adds the transaction's events in the order they were recorded. On PostgreSQL that is
+one call of the `audit_append` function (migration 0012), so the lock is held for one round
+trip and the commit. Reading audit events
 in the same transaction writes the pending ones first, so the caller sees its own events, and a
 rolled-back savepoint drops the events recorded inside it.
 """
@@ -13,12 +15,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import event as sa_event
 from sqlalchemy import text
-from sqlalchemy.orm import ORMExecuteState, SessionTransaction
+from sqlalchemy.orm import ORMExecuteState, SessionTransaction, make_transient_to_detached
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, col, select
 
@@ -35,10 +37,14 @@ _PENDING = "audit_events_pending"
 _UNWRITTEN_OK = "audit_unwritten_ok"
 
 
+def canonical_json(fields: dict[str, Any]) -> str:
+    """The event's fields as the hash covers them: sorted keys, no spaces, ASCII only."""
+    return json.dumps(fields, sort_keys=True, separators=(",", ":"), default=str)
+
+
 def event_hash(prev_hash: str, fields: dict[str, Any]) -> str:
     """The SHA-256 of the previous hash and the event's canonical JSON."""
-    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256((prev_hash + canonical).encode()).hexdigest()
+    return hashlib.sha256((prev_hash + canonical_json(fields)).encode()).hexdigest()
 
 
 def hashed_fields(event: AuditEvent) -> dict[str, Any]:
@@ -90,13 +96,53 @@ def write_pending(session: OrmSession) -> None:
     pending: list[tuple[AuditEvent, SessionTransaction | None]] = session.info.pop(_PENDING, [])
     if not pending:
         return
+    events = [event for event, _savepoint in pending]
+    if session.get_bind().dialect.name == "postgresql":
+        _append_in_one_call(session, events)
+        return
     prev_hash = lock_chain(session)
-    for event, _savepoint in pending:
+    for event in events:
         event.prev_hash = prev_hash
         event.hash = event_hash(prev_hash, hashed_fields(event))
         prev_hash = event.hash
         session.add(event)
     session.flush()
+
+
+_APPEND = text(
+    "SELECT out_id, out_prev_hash, out_hash FROM audit_append("
+    "CAST(:lock_key AS bigint), CAST(:genesis AS text), CAST(:occurred AS timestamp[]), "
+    "CAST(:actor_ids AS integer[]), CAST(:actor_labels AS text[]), "
+    "CAST(:organization_ids AS integer[]), CAST(:actions AS text[]), "
+    "CAST(:subject_types AS text[]), CAST(:subject_ids AS text[]), CAST(:details AS text[]), "
+    "CAST(:canonicals AS text[]))"
+)
+
+
+def _append_in_one_call(session: OrmSession, events: list[AuditEvent]) -> None:
+    """PostgreSQL: lock, last hash, hashes and inserts in one round trip (migration 0012); the
+    events become the session's persistent rows, as a flush would have made them."""
+    rows = session.execute(
+        _APPEND,
+        {
+            "lock_key": _CHAIN_LOCK_KEY,
+            "genesis": GENESIS_HASH,
+            # Stored as naive UTC, as the UTCDateTime column type stores them.
+            "occurred": [e.occurred_at.astimezone(UTC).replace(tzinfo=None) for e in events],
+            "actor_ids": [e.actor_user_id for e in events],
+            "actor_labels": [e.actor_label for e in events],
+            "organization_ids": [e.organization_id for e in events],
+            "actions": [e.action for e in events],
+            "subject_types": [e.subject_type for e in events],
+            "subject_ids": [e.subject_id for e in events],
+            "details": [json.dumps(e.details) for e in events],
+            "canonicals": [canonical_json(hashed_fields(e)) for e in events],
+        },
+    ).all()
+    for event, (event_id, prev_hash, chained_hash) in zip(events, rows, strict=True):
+        event.id, event.prev_hash, event.hash = event_id, prev_hash, chained_hash
+        make_transient_to_detached(event)
+        session.add(event)
 
 
 def lock_chain(session: OrmSession) -> str:

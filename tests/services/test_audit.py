@@ -120,3 +120,45 @@ def test_the_chain_lock_is_not_held_before_commit(make_app: AppFactory, postgres
     with new_session(engine, read_only=True) as session:
         assert len(_subjects(session)) == 2 + 16 * 5
         assert verify_chain(session).ok
+
+
+def test_postgres_appends_the_chain_in_one_call(make_app: AppFactory, postgres_url: str) -> None:
+    """On PostgreSQL the commit appends the chain with one call (lock, last hash, events) that
+    hashes as Python does, whatever the details hold; its read of the last hash never plans a
+    sequential scan (a plan made while the table is small would grow with the chain)."""
+    engine = make_app(postgres_url).extensions["db_engine"]
+    details = {"이름": "김민지", "nested": {"b": [1, 2.5, None, True]}, "a": 'é\n"q"'}
+    sent: list[str] = []
+
+    def note(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        sent.append(statement)
+
+    with new_session(engine) as session:
+        for n in range(2):
+            record_event(
+                session,
+                actor=None,
+                action="test.event",
+                subject_type="test",
+                subject_id=f"one-call-{n}",
+                organization_id=None,
+                details=details,
+            )
+        sa.event.listen(engine, "before_cursor_execute", note)
+        try:
+            session.commit()
+        finally:
+            sa.event.remove(engine, "before_cursor_execute", note)
+    assert len(sent) == 1, sent
+    assert "audit_append(" in sent[0]
+    with new_session(engine, read_only=True) as session:
+        stored = session.exec(
+            select(AuditEvent).where(col(AuditEvent.subject_id).like("one-call-%"))
+        ).all()
+        assert [e.details for e in stored] == [details, details]
+        assert verify_chain(session).ok
+    with engine.connect() as conn:
+        config = conn.execute(
+            sa.text("SELECT proconfig FROM pg_proc WHERE proname = 'audit_append'")
+        ).scalar_one()
+    assert config == ["enable_seqscan=off"]

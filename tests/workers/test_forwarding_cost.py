@@ -25,12 +25,12 @@ from tests.support import approved, load_users, reread
 
 POLICY = ForwardingPolicy(lease_seconds=30, retry_base_seconds=1, retry_cap_seconds=4)
 # Claim: the customer's lock, the record, the current version, the version's ledger entries,
-# the upstream pause, the customer's other records, the update, and the audit chain (lock,
-# last hash, insert). Record: the lock, the record, the ledger entry (a savepoint around the
-# insert), the attestation, the update, the customer's requests, the records to wake, and the
-# audit chain.
-CLAIM_BUDGET = 10
-RECORD_BUDGET = 13
+# the upstream pause, the customer's other records, the update, and the audit chain (one call:
+# lock, last hash, insert). Record: the lock, the record, the ledger entry (a savepoint around
+# the insert), the attestation, the update, the customer's requests, the records to wake, and
+# the audit chain.
+CLAIM_BUDGET = 8
+RECORD_BUDGET = 11
 
 
 @pytest.fixture
