@@ -193,7 +193,7 @@ def run_embedded(env: Env) -> list[Row]:
                 processes=1,
                 INSTANCE_DIR=str(folder),
             )
-            with stopping(workers[0]):
+            with stopping(*workers):
                 wait_http(web.port, "/healthz", web.process)
                 samples = measure("embedded", web, workers, database_url, env.plan.latency_samples)
     return emit(_rows("embedded", samples, 2.0))

@@ -20,7 +20,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -195,10 +195,7 @@ def bare_celery_rate(
     def posts() -> int:
         return int(fake.get_json("/_bench/stats")["methods"].get("POST", 0))
 
-    with ExitStack() as running:
-        for worker in workers:
-            running.enter_context(stopping(worker))
-        rss = running.enter_context(PeakRss(lambda: [worker.popen.pid for worker in workers]))
+    with stopping(*workers), PeakRss(lambda: [worker.popen.pid for worker in workers]) as rss:
         tenant, body = records[0]
         warm_up(workers, lambda: celery_app.send_task("bench.post_confirmation", (tenant, body)))
         reset_fake(fake, env.plan.upstream_latency_ms)
@@ -225,9 +222,7 @@ def capped(stack: Stack, ids: list[int]) -> tuple[float, int, int]:
             fake.url,
             UPSTREAM_MAX_REQUESTS_PER_SECOND=str(plan.cap),
         )
-        with ExitStack() as running:
-            for worker in workers:
-                running.enter_context(stopping(worker))
+        with stopping(*workers):
             for record_id in ids:
                 celery.send_task(FORWARD_TASK, (record_id,))
             started = wait_until(lambda: bool(fake.get_json("/_bench/stats")["times"]), timeout=60)

@@ -141,8 +141,7 @@ def size_stack(env: Env, data: SizeData) -> Iterator[Stack]:
         forwarders, celery = portal_workers(
             f"forwarder-{data.size}", env, data.database_url, env.redis_url(0), fake.url
         )
-        for forwarder in forwarders:
-            stack.enter_context(stopping(forwarder))
+        stack.enter_context(stopping(*forwarders))
         wait_http(web.port, "/healthz", web.process)
         wait_http(base.port, "/queue", base.process)
         progress(f"size {data.size:,}: fake, web servers and forwarder ready")

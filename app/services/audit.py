@@ -6,9 +6,9 @@ at the first event would serialise everything the transaction does after it. `re
 keeps the event with the session; a `before_commit` hook takes the lock, reads the last hash,
 hashes and adds the transaction's events in the order they were recorded. On PostgreSQL that is
 one call of the `audit_append` function (migration 0012), so the lock is held for one round
-trip and the commit. Reading audit events
-in the same transaction writes the pending ones first, so the caller sees its own events, and a
-rolled-back savepoint drops the events recorded inside it.
+trip and the commit. Reading audit events in the same transaction writes the pending ones
+first, so the caller sees its own events, and a rolled-back savepoint drops the events recorded
+inside it.
 """
 
 from __future__ import annotations
